@@ -1,0 +1,1 @@
+//! extwatch core (in progress).

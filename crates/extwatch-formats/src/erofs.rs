@@ -1,0 +1,1 @@
+//! erofs reader (placeholder).

@@ -1,0 +1,1 @@
+//! squashfs reader (placeholder).
