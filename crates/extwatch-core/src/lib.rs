@@ -1,1 +1,232 @@
-//! extwatch core (in progress).
+//! extwatch's engine: reads an audited root (live `/` or an offline copy) without writing to it,
+//! reproduces systemd's discovery, matching and merge-state rules for the root's systemd version, and
+//! turns what it sees into findings.
+//!
+//! Layers: [`rootfs`] (read-only, in-root path resolution) → [`discover`] (what systemd would find) →
+//! [`analyze`] (open each image, read its release, judge it) → [`merged`] (what is merged now) →
+//! [`checks`] (findings) → [`render`] (table/JSON).
+
+pub mod analyze;
+pub mod checks;
+pub mod content;
+pub mod discover;
+pub mod merged;
+pub mod paths;
+pub mod provenance;
+pub mod release;
+pub mod render;
+pub mod rootfs;
+pub mod vercmp;
+pub mod version;
+
+use std::path::{Path, PathBuf};
+
+use extwatch_formats::mountinfo::parse_mountinfo;
+use extwatch_formats::osrelease::parse_os_release;
+use extwatch_model::{Host, Report, SCHEMA};
+
+use crate::rootfs::RootFs;
+use crate::version::SystemdVersion;
+
+/// Errors that stop an audit (everything else is a finding or a check error).
+#[derive(Debug, thiserror::Error)]
+pub enum AuditError {
+    /// The root cannot be opened.
+    #[error("cannot open root {path}: {source}")]
+    Root {
+        /// The root given.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The mount table given cannot be read or parsed.
+    #[error("cannot use mount table {path}: {reason}")]
+    Mountinfo {
+        /// The file given.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// An unknown architecture name.
+    #[error("unknown architecture '{0}' (use systemd's names, e.g. x86-64, arm64)")]
+    Architecture(String),
+}
+
+/// What to audit and how.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The root directory (`/` for the live host).
+    pub root: PathBuf,
+    /// Force a systemd version instead of detecting it.
+    pub systemd_version: Option<SystemdVersion>,
+    /// Mount table to read; `None` means `/proc/self/mountinfo`.
+    pub mountinfo: Option<PathBuf>,
+    /// Architecture name (systemd spelling); `None` = the machine extwatch runs on.
+    pub architecture: Option<String>,
+    /// Run the checks (audit) or only take the inventory.
+    pub checks: bool,
+}
+
+/// Takes the inventory (and, with `checks`, the findings) of a root.
+pub fn audit(opts: &Options) -> Result<(Report, Vec<String>), AuditError> {
+    let root = RootFs::open(&opts.root).map_err(|source| AuditError::Root {
+        path: opts.root.clone(),
+        source,
+    })?;
+    let mut warnings = Vec::new();
+    let (version, version_source) = match opts.systemd_version {
+        Some(v) => (v, "option".to_string()),
+        None => match version::detect(&root) {
+            Some((v, p)) => (v, format!("detected:{p}")),
+            None => (SystemdVersion::DEFAULT, "default".to_string()),
+        },
+    };
+    let arch = match &opts.architecture {
+        Some(a) => {
+            discover::architecture_name(a).ok_or_else(|| AuditError::Architecture(a.clone()))?
+        }
+        None => discover::native_architecture(),
+    };
+    let initrd = root.lstat("/etc/initrd-release").ok().flatten().is_some();
+    let os_release = ["/etc/os-release", "/usr/lib/os-release"]
+        .iter()
+        .find_map(|p| root.read_file(p, 64 * 1024).ok().flatten())
+        .and_then(|d| match parse_os_release(&d) {
+            Ok(m) => Some(m),
+            Err(e) => {
+                warnings.push(format!("host os-release: {e}"));
+                None
+            }
+        });
+    let live = root.is_host_root();
+    let host_rel = release::HostRelease {
+        os_release: os_release.clone(),
+        scope: if initrd { "initrd" } else { "system" },
+        arch,
+        root_display: root.host_path().display().to_string(),
+    };
+
+    let mi_path = opts
+        .mountinfo
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("/proc/self/mountinfo"));
+    let mounts = match std::fs::read(&mi_path) {
+        Ok(d) => Some(parse_mountinfo(&d).map_err(|e| AuditError::Mountinfo {
+            path: mi_path.clone(),
+            reason: e.to_string(),
+        })?),
+        Err(e) if opts.mountinfo.is_some() => {
+            return Err(AuditError::Mountinfo {
+                path: mi_path,
+                reason: e.to_string(),
+            })
+        }
+        Err(e) => {
+            warnings.push(format!("no mount table ({}: {e})", mi_path.display()));
+            None
+        }
+    };
+
+    let dopts = discover::DiscoverOptions {
+        version,
+        initrd,
+        live,
+        arch,
+    };
+    let (found, w) = discover::discover(&root, &dopts);
+    warnings.extend(w);
+    let mut images = analyze_all(&root, &found, &host_rel, version);
+
+    let (hierarchies, w) = merged::hierarchies(&root, mounts.as_deref(), version);
+    warnings.extend(w);
+    for h in hierarchies.iter().filter(|h| h.merged) {
+        for n in &h.extensions {
+            if let Some((img, _)) = images.iter_mut().find(|(i, _)| {
+                i.class == h.class && &i.name == n && i.searched && i.masked_by.is_none()
+            }) {
+                img.merged = true;
+                img.merged_into.push(h.hierarchy.clone());
+            }
+        }
+    }
+    let mutable_dirs: Vec<String> = if version.major >= 256 {
+        ["usr", "opt", "etc"]
+            .iter()
+            .map(|h| format!("/var/lib/extensions.mutable/{h}"))
+            .filter(|p| root.lstat(p).ok().flatten().is_some())
+            .collect()
+    } else {
+        vec![]
+    };
+    let (findings, checks) = if opts.checks {
+        checks::run(&checks::Inputs {
+            images: &images,
+            hierarchies: &hierarchies,
+            mutable_dirs: &mutable_dirs,
+            have_mounts: mounts.is_some(),
+        })
+    } else {
+        (vec![], vec![])
+    };
+    let report = Report {
+        schema: SCHEMA.into(),
+        host: Host {
+            root: root.host_path().display().to_string(),
+            systemd_version: version.to_string(),
+            systemd_version_source: version_source,
+            os_release,
+            architecture: arch.into(),
+            initrd,
+            mountinfo: mounts.as_ref().map(|_| mi_path.display().to_string()),
+        },
+        images: images.drain(..).map(|(i, _)| i).collect(),
+        hierarchies,
+        findings,
+        checks,
+    };
+    Ok((report, warnings))
+}
+
+/// Analyses images on up to `available_parallelism` threads (hashing dominates), keeping order.
+fn analyze_all(
+    root: &RootFs,
+    found: &[discover::Found],
+    host: &release::HostRelease,
+    v: SystemdVersion,
+) -> Vec<(extwatch_model::Image, analyze::Extra)> {
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .clamp(1, 8)
+        .min(found.len().max(1));
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let slots: Vec<std::sync::Mutex<Option<(extwatch_model::Image, analyze::Extra)>>> =
+        found.iter().map(|_| std::sync::Mutex::new(None)).collect();
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(f) = found.get(i) else { break };
+                let r = analyze::analyze(root, f, host, v);
+                if let Ok(mut slot) = slots[i].lock() {
+                    *slot = Some(r);
+                }
+            });
+        }
+    });
+    slots
+        .into_iter()
+        .filter_map(|m| m.into_inner().ok().flatten())
+        .collect()
+}
+
+/// Convenience for callers that hold a path.
+pub fn options_for(root: &Path) -> Options {
+    Options {
+        root: root.to_path_buf(),
+        systemd_version: None,
+        mountinfo: None,
+        architecture: None,
+        checks: true,
+    }
+}

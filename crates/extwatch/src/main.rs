@@ -1,1 +1,225 @@
-fn main() {}
+//! `extwatch`: which systemd extension images are on this host, which are merged, and what is wrong
+//! with that. A thin shell over `extwatch-core`: parse arguments, run, render, map to exit codes
+//! (0 clean, 1 findings at or above `--fail-on`, 2 usage or runtime error).
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use extwatch_core::version::SystemdVersion;
+use extwatch_model::Severity;
+
+#[derive(Parser)]
+#[command(
+    name = "extwatch",
+    version,
+    about = "Inventory and audit systemd sysext/confext/portable extension images",
+    long_about = "Inventory and audit systemd sysext, confext and portable extension images on this \
+host or an offline root: which exist, which are merged right now, and what is weak about that, as \
+findings mapped to NIST SP 800-53 controls.\n\nextwatch never mounts, executes or writes: images are \
+parsed in user space and every path is resolved inside the audited root.\n\nExit status: 0 clean (or \
+nothing at or above --fail-on), 1 findings at or above --fail-on, 2 usage or runtime error."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// List every extension image, where it sits, whether systemd would use it, and what is merged.
+    Inventory(Target),
+    /// The main job: inventory plus every check, as findings with severities and 800-53 controls.
+    Audit {
+        #[command(flatten)]
+        target: Target,
+        /// Exit 1 when a finding has at least this severity ("none" never fails).
+        #[arg(long, value_name = "SEVERITY", default_value = "high")]
+        fail_on: FailOn,
+    },
+    /// Show the check catalogue: ids, default severities, controls.
+    Checks {
+        /// List the checks (the default; kept for scripts that pass it).
+        #[arg(long)]
+        list: bool,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "table")]
+        format: Format,
+    },
+    /// Print the JSON Schema of the report (`--format json` output).
+    Schema,
+}
+
+#[derive(Args)]
+struct Target {
+    /// Audit this root directory (an extracted or mounted offline copy) instead of the live host.
+    /// Paths inside it — symlinks included — are resolved inside it, never outside.
+    #[arg(long, value_name = "DIR", default_value = "/")]
+    root: PathBuf,
+    /// Apply the rules of this systemd version (e.g. 252, 257, 257.13). Default: detected from the
+    /// root's libsystemd-shared-NNN.so (and the point release from the banner in
+    /// /usr/lib/systemd/systemd); 257 when nothing is found. Discovery paths, name derivation,
+    /// symlink handling, ID_LIKE matching and merge markers all depend on it.
+    #[arg(long, value_name = "N")]
+    systemd_version: Option<String>,
+    /// Read merged state from this mount table (a captured /proc/PID/mountinfo). Mounts under --root
+    /// count as the root's own. Default: /proc/self/mountinfo.
+    #[arg(long, value_name = "FILE")]
+    mountinfo: Option<PathBuf>,
+    /// Judge ARCHITECTURE= against this architecture (systemd's names: x86-64, arm64, ...) instead of
+    /// the machine extwatch runs on.
+    #[arg(long, value_name = "ARCH")]
+    architecture: Option<String>,
+    /// Output format: a table for people, JSON (schema extwatch/v1) for scripts.
+    #[arg(long, value_enum, default_value = "table")]
+    format: Format,
+    /// Print warnings (unreadable directories, missing mount table) to stderr.
+    #[arg(long, short)]
+    verbose: bool,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    Table,
+    Json,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum FailOn {
+    None,
+    Info,
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl FailOn {
+    fn threshold(self) -> Option<Severity> {
+        match self {
+            FailOn::None => None,
+            FailOn::Info => Some(Severity::Info),
+            FailOn::Low => Some(Severity::Low),
+            FailOn::Medium => Some(Severity::Medium),
+            FailOn::High => Some(Severity::High),
+            FailOn::Critical => Some(Severity::Critical),
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("extwatch: error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn width() -> u16 {
+    std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(100)
+        .clamp(40, 400)
+}
+
+fn emit(s: &str) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(s.as_bytes()).and_then(|_| out.flush()) {
+        Ok(()) => Ok(()),
+        // `extwatch ... | head` is normal; a closed pipe is not an error.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(e).context("writing to stdout"),
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Inventory(t) => {
+            let (report, _) = report(&t, false)?;
+            emit(&render(&report, t.format))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Audit { target, fail_on } => {
+            let (report, _) = report(&target, true)?;
+            emit(&render(&report, target.format))?;
+            let fail = fail_on
+                .threshold()
+                .is_some_and(|t| report.findings.iter().any(|f| f.severity >= t));
+            Ok(if fail {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
+        Command::Checks { list: _, format } => {
+            let cat = extwatch_core::checks::CATALOGUE;
+            match format {
+                Format::Json => {
+                    let v: Vec<_> = cat
+                        .iter()
+                        .map(|d| {
+                            serde_json::json!({"id": d.id, "severity": d.severity,
+                                "controls": d.controls, "description": d.description})
+                        })
+                        .collect();
+                    emit(&format!("{}\n", serde_json::to_string_pretty(&v)?))?;
+                }
+                Format::Table => {
+                    let mut s = String::new();
+                    for d in cat {
+                        s.push_str(&format!(
+                            "{:<28} {:<8} {:<16} {}\n",
+                            d.id,
+                            d.severity.as_str(),
+                            d.controls.join(","),
+                            d.description
+                        ));
+                    }
+                    emit(&s)?;
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Schema => {
+            emit(&extwatch_model::report_schema_json())?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn report(t: &Target, checks: bool) -> Result<(extwatch_model::Report, Vec<String>)> {
+    let systemd_version = match &t.systemd_version {
+        Some(s) => Some(
+            SystemdVersion::parse(s)
+                .with_context(|| format!("--systemd-version {s:?} is not a systemd version"))?,
+        ),
+        None => None,
+    };
+    let opts = extwatch_core::Options {
+        root: t.root.clone(),
+        systemd_version,
+        mountinfo: t.mountinfo.clone(),
+        architecture: t.architecture.clone(),
+        checks,
+    };
+    let (report, warnings) = extwatch_core::audit(&opts)?;
+    if t.verbose || std::io::stderr().is_terminal() && !warnings.is_empty() && t.verbose {
+        for w in &warnings {
+            eprintln!("extwatch: warning: {w}");
+        }
+    }
+    Ok((report, warnings))
+}
+
+fn render(r: &extwatch_model::Report, f: Format) -> String {
+    match f {
+        Format::Json => extwatch_core::render::json(r),
+        Format::Table => extwatch_core::render::text(r, width()),
+    }
+}

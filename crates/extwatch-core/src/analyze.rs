@@ -1,0 +1,280 @@
+//! Turning a discovered entry into an [`Image`]: open it without mounting, read its release, judge it
+//! as systemd would, and note what protects it (verity sources, signature presence, file hash).
+
+use std::io::Read;
+use std::sync::Arc;
+
+use extwatch_formats::{open_image, RawFormat, ReadAt};
+use extwatch_model::{
+    Compatibility, Image, ImageClass, ImageFormat, Signature, SignatureStatus, Verity, VeritySource,
+};
+use sha2::{Digest, Sha256};
+
+use crate::content::Content;
+use crate::discover::{Found, Kind};
+use crate::release::{find_release, validate, HostRelease};
+use crate::rootfs::{xattr_fd, RootFs};
+use crate::version::SystemdVersion;
+
+/// Facts about an image beyond the model that checks need.
+#[derive(Debug, Clone, Default)]
+pub struct Extra {
+    /// Ships `/usr/lib/os-release` (sysext): systemd refuses to merge.
+    pub ships_os_release: bool,
+    /// A directory with no entries at all (a mask).
+    pub empty_dir: bool,
+    /// Why the directory is not searched.
+    pub unsearched_reason: Option<String>,
+    /// The entry is a symlink.
+    pub symlink: bool,
+}
+
+/// Analyses one discovered entry.
+pub fn analyze(root: &RootFs, f: &Found, host: &HostRelease, v: SystemdVersion) -> (Image, Extra) {
+    let mut errors = Vec::new();
+    let mut extra = Extra {
+        unsearched_reason: f.unsearched_reason.clone(),
+        symlink: f.symlink,
+        ..Extra::default()
+    };
+    let open = f.open_path();
+    let file_name = open.rsplit('/').next().unwrap_or(open).to_string();
+    let mut format = match f.kind {
+        Kind::Directory => ImageFormat::Directory,
+        Kind::Block => ImageFormat::Block,
+        Kind::Raw => ImageFormat::Unknown,
+    };
+    let mut verity = Verity {
+        root_hash: None,
+        source: VeritySource::None,
+        verified: None,
+    };
+    let mut signature = Signature {
+        status: SignatureStatus::Absent,
+        source: None,
+        signer: None,
+    };
+    let (mut sha256, mut size, mut mtime) = (None, None, None);
+
+    let content = match f.kind {
+        Kind::Directory => match root.subroot(open) {
+            Ok(r) => {
+                extra.empty_dir = r.read_dir("/").map(|e| e.is_empty()).unwrap_or(false);
+                if let Ok(Some(st)) = root.stat(open) {
+                    mtime = rfc3339(st.st_mtime);
+                }
+                Some(Content::Dir(r))
+            }
+            Err(e) => {
+                errors.push(format!("cannot open directory image: {e}"));
+                None
+            }
+        },
+        Kind::Raw | Kind::Block => match root.open_file(open) {
+            Ok(file) => {
+                if let Ok(md) = file.metadata() {
+                    use std::os::unix::fs::MetadataExt;
+                    mtime = rfc3339(md.mtime());
+                    if f.kind == Kind::Raw {
+                        size = Some(md.len());
+                    }
+                }
+                if f.kind == Kind::Raw {
+                    match hash_file(&file) {
+                        Ok(h) => sha256 = Some(h),
+                        Err(e) => errors.push(format!("cannot hash image: {e}")),
+                    }
+                    sidecars(root, open, &file, &mut verity, &mut signature);
+                }
+                let src: Arc<dyn ReadAt> = Arc::new(file);
+                match open_image(src, host.arch) {
+                    Ok(img) => {
+                        if f.kind == Kind::Raw {
+                            format = match img.format {
+                                RawFormat::Squashfs => ImageFormat::Squashfs,
+                                RawFormat::Erofs => ImageFormat::Erofs,
+                                RawFormat::Ddi => ImageFormat::Ddi,
+                            };
+                        }
+                        if let Some(ddi) = &img.ddi {
+                            crate::provenance::ddi_summary(
+                                ddi,
+                                &mut verity,
+                                &mut signature,
+                                &mut errors,
+                            );
+                        }
+                        Some(Content::Fs(img.fs))
+                    }
+                    Err(e) => {
+                        errors.push(format!("cannot read image: {e}"));
+                        None
+                    }
+                }
+            }
+            Err(e) => {
+                errors.push(format!("cannot open image: {e}"));
+                None
+            }
+        },
+    };
+
+    let mut release = None;
+    let mut release_file = None;
+    if let Some(c) = &content {
+        match find_release(c, f.class, &f.name, &file_name, v) {
+            Ok(Some(r)) => {
+                release_file = Some(r.path);
+                release = Some(r.pairs);
+            }
+            Ok(None) => {}
+            Err(e) => errors.push(format!("cannot read release: {e}")),
+        }
+        if f.class == ImageClass::Sysext {
+            match c.exists("/usr/lib/os-release") {
+                Ok(b) => extra.ships_os_release = b,
+                Err(e) => errors.push(format!("cannot check /usr/lib/os-release: {e}")),
+            }
+        }
+    }
+    let compatible = if extra.ships_os_release && f.kind == Kind::Directory {
+        Err(format!(
+            "Failed to read metadata for image {}: No medium found",
+            f.name
+        ))
+    } else if extra.ships_os_release {
+        Err("Extension contains '/usr/lib/os-release', which is not allowed, refusing.".into())
+    } else {
+        validate(&f.name, f.class, release.as_ref(), host, v)
+    };
+    let image = Image {
+        name: f.name.clone(),
+        class: f.class,
+        path: f.path.clone(),
+        resolved_path: f.resolved.clone(),
+        format,
+        search_dir: f.search_dir.clone(),
+        searched: f.searched,
+        masked_by: f.masked_by.clone(),
+        release,
+        release_file,
+        compatible: Compatibility {
+            ok: compatible.is_ok(),
+            reason: compatible.err(),
+        },
+        merged: false,
+        merged_into: vec![],
+        verity,
+        signature,
+        sha256,
+        size,
+        mtime,
+        errors,
+    };
+    (image, extra)
+}
+
+/// Side-car files and xattrs next to a raw image (reference §5.3): `.roothash`/`.usrhash` (+ `.p7s`),
+/// `user.verity.roothash`/`usrhash`. The `.raw` suffix is stripped before appending.
+fn sidecars(
+    root: &RootFs,
+    path: &str,
+    file: &std::fs::File,
+    verity: &mut Verity,
+    signature: &mut Signature,
+) {
+    let stem = path.strip_suffix(".raw").unwrap_or(path);
+    for kind in ["roothash", "usrhash"] {
+        if let Ok(Some(v)) = xattr_fd(file, &format!("user.verity.{kind}")) {
+            if let Some(h) = parse_hex_hash(&v) {
+                verity.root_hash = Some(h);
+                verity.source = VeritySource::Xattr;
+            }
+        }
+        if verity.root_hash.is_none() {
+            if let Ok(Some(v)) = root.read_file(&format!("{stem}.{kind}"), 4096) {
+                if let Some(h) = parse_hex_hash(&v) {
+                    verity.root_hash = Some(h);
+                    verity.source = VeritySource::Sidecar;
+                }
+            }
+        }
+        if let Ok(Some(st)) = root.stat(&format!("{stem}.{kind}.p7s")) {
+            if st.st_size > 0 {
+                signature.status = SignatureStatus::Unverified;
+                signature.source = Some("sidecar".into());
+            }
+        }
+    }
+}
+
+/// A root hash as systemd reads it: hex, whitespace-trimmed, at least 128 bits.
+pub fn parse_hex_hash(v: &[u8]) -> Option<String> {
+    let s = String::from_utf8_lossy(v);
+    let s = s.trim().to_ascii_lowercase();
+    (s.len() >= 32
+        && s.len() % 2 == 0
+        && s.len() <= 128
+        && s.bytes().all(|c| c.is_ascii_hexdigit()))
+    .then_some(s)
+}
+
+fn hash_file(mut f: &std::fs::File) -> std::io::Result<String> {
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(hex::encode(h.finalize()))
+}
+
+/// Seconds since the epoch as RFC 3339 UTC (no external time crate needed for this one format).
+pub fn rfc3339(secs: i64) -> Option<String> {
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    // Civil-from-days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = if m <= 2 { y + 1 } else { y };
+    if !(0..=9999).contains(&y) {
+        return None;
+    }
+    Some(format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_times() {
+        assert_eq!(rfc3339(0).unwrap(), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(1_733_832_000).unwrap(), "2024-12-10T12:00:00Z");
+        assert_eq!(rfc3339(951_782_400).unwrap(), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339(i64::MAX), None);
+    }
+
+    #[test]
+    fn parses_root_hashes() {
+        let h = "a".repeat(64);
+        assert_eq!(parse_hex_hash(format!("{h}\n").as_bytes()), Some(h));
+        assert_eq!(parse_hex_hash(b"xyz"), None);
+        assert_eq!(parse_hex_hash(b""), None);
+    }
+}

@@ -1,0 +1,386 @@
+//! The check registry: stable ids, default severities and NIST SP 800-53 controls as data
+//! (DESIGN §4), and the checks that can be computed from an inventory.
+//!
+//! Ids are a contract: add, never rename. Each check returns findings; a check that cannot run
+//! reports `error` with the reason, never a silent pass.
+
+use extwatch_model::{
+    CheckRun, CheckStatus, Finding, Hierarchy, Image, ImageClass, ImageFormat, Severity,
+};
+use serde_json::json;
+
+use crate::analyze::Extra;
+use crate::merged::overlay_is_systemds;
+
+/// One entry of the catalogue.
+#[derive(Debug, Clone, Copy)]
+pub struct CheckDef {
+    /// Stable id.
+    pub id: &'static str,
+    /// Default severity.
+    pub severity: Severity,
+    /// 800-53 controls.
+    pub controls: &'static [&'static str],
+    /// What it means.
+    pub description: &'static str,
+}
+
+use Severity::*;
+
+/// Every check this build evaluates.
+pub const CATALOGUE: &[CheckDef] = &[
+    CheckDef {
+        id: "extension-merged",
+        severity: Info,
+        controls: &["CM-8"],
+        description: "the image is merged right now",
+    },
+    CheckDef {
+        id: "extension-directory-image",
+        severity: Medium,
+        controls: &["CM-7", "SI-7"],
+        description: "directory extension: no image policy applies to it at all",
+    },
+    CheckDef {
+        id: "extension-release-any",
+        severity: Medium,
+        controls: &["CM-7"],
+        description: "ID=_any: merges on any OS",
+    },
+    CheckDef {
+        id: "extension-release-mismatch",
+        severity: Info,
+        controls: &["CM-8"],
+        description: "systemd refuses it for this host; evidence gives systemd's reason",
+    },
+    CheckDef {
+        id: "extension-missing-release",
+        severity: Info,
+        controls: &["CM-8"],
+        description: "no extension-release: systemd ignores it",
+    },
+    CheckDef {
+        id: "extension-ships-os-release",
+        severity: High,
+        controls: &["CM-6", "SI-7"],
+        description: "ships /usr/lib/os-release: systemd fails the whole merge",
+    },
+    CheckDef {
+        id: "extension-malformed",
+        severity: High,
+        controls: &["SI-7"],
+        description: "image or release cannot be parsed; evidence gives the reason",
+    },
+    CheckDef {
+        id: "image-outside-search-path",
+        severity: Info,
+        controls: &["CM-8"],
+        description:
+            "an image in a directory systemd does not search (for its version): inert but staged",
+    },
+    CheckDef {
+        id: "runtime-extension",
+        severity: Medium,
+        controls: &["CM-3", "CM-6"],
+        description: "image in /run/extensions or /run/confexts: survives soft-reboot",
+    },
+    CheckDef {
+        id: "mutable-extension-mode",
+        severity: High,
+        controls: &["CM-5", "SI-7"],
+        description: "overlay merged writable, or extensions.mutable present",
+    },
+    CheckDef {
+        id: "merge-foreign-overlay",
+        severity: High,
+        controls: &["SI-4", "SI-7"],
+        description: "overlay on /usr, /opt or /etc not made by systemd, or marker/dev mismatch",
+    },
+    CheckDef {
+        id: "portable-image-present",
+        severity: Info,
+        controls: &["CM-8"],
+        description: "portable service image found",
+    },
+];
+
+/// Looks a check up by id.
+pub fn def(id: &str) -> &'static CheckDef {
+    CATALOGUE
+        .iter()
+        .find(|d| d.id == id)
+        .unwrap_or_else(|| panic!("check {id} is not in the catalogue"))
+}
+
+/// Inputs of the inventory checks.
+pub struct Inputs<'a> {
+    /// Images with their extra facts.
+    pub images: &'a [(Image, Extra)],
+    /// Hierarchy states.
+    pub hierarchies: &'a [Hierarchy],
+    /// `/var/lib/extensions.mutable` entries present (v256+), as paths.
+    pub mutable_dirs: &'a [String],
+    /// The mount table was available.
+    pub have_mounts: bool,
+}
+
+fn finding(id: &str, subject: &str, message: String, evidence: serde_json::Value) -> Finding {
+    let d = def(id);
+    Finding {
+        id: id.into(),
+        severity: d.severity,
+        controls: d.controls.iter().map(|c| c.to_string()).collect(),
+        subject: subject.into(),
+        message,
+        evidence,
+    }
+}
+
+/// Whether systemd would consider the image at all (searched directory, not masked).
+fn candidate(i: &Image) -> bool {
+    i.searched && i.masked_by.is_none()
+}
+
+/// Runs every inventory check; returns findings (sorted) and per-check outcomes.
+pub fn run(inp: &Inputs) -> (Vec<Finding>, Vec<CheckRun>) {
+    let mut all: Vec<(&'static str, Result<Vec<Finding>, String>)> = Vec::new();
+    let imgs = inp.images;
+    let ext = |i: &Image| i.class != ImageClass::Portable;
+
+    all.push(("extension-merged", Ok(imgs.iter().filter(|(i, _)| i.merged).map(|(i, _)| {
+        finding("extension-merged", &i.name,
+            format!("{} '{}' is merged into {}", i.class.as_str(), i.name, i.merged_into.join(", ")),
+            json!({"path": i.path, "hierarchies": i.merged_into, "format": i.format, "sha256": i.sha256}))
+    }).chain(inp.hierarchies.iter().filter(|h| h.merged).flat_map(|h| {
+        h.extensions.iter().filter(|n| !imgs.iter().any(|(i, _)| i.class == h.class && &i.name == *n && i.merged)).map(move |n| {
+            finding("extension-merged", n,
+                format!("'{n}' is merged into {} but no image with that name is on disk any more", h.hierarchy),
+                json!({"hierarchy": h.hierarchy, "image": null}))
+        })
+    })).collect())));
+
+    all.push(("extension-directory-image", Ok(imgs.iter().filter(|(i, x)| candidate(i) && ext(i) && i.format == ImageFormat::Directory && !x.empty_dir && i.release.is_some()).map(|(i, _)| {
+        finding("extension-directory-image", &i.name,
+            format!("'{}' is a directory extension: no image policy, verity or signature can apply to it", i.name),
+            json!({"path": i.path, "compatible": i.compatible.ok}))
+    }).collect())));
+
+    all.push(("extension-release-any", Ok(imgs.iter().filter(|(i, _)| ext(i) && candidate(i) && i.release.as_ref().and_then(|r| r.get("ID")).is_some_and(|id| id == "_any")).map(|(i, _)| {
+        finding("extension-release-any", &i.name,
+            format!("'{}' declares ID=_any and merges on any OS", i.name),
+            json!({"path": i.path, "release_file": i.release_file, "architecture": i.release.as_ref().and_then(|r| r.get("ARCHITECTURE"))}))
+    }).collect())));
+
+    all.push((
+        "extension-release-mismatch",
+        Ok(imgs
+            .iter()
+            .filter(|(i, x)| {
+                ext(i)
+                    && candidate(i)
+                    && i.release.is_some()
+                    && !i.compatible.ok
+                    && !x.ships_os_release
+            })
+            .map(|(i, _)| {
+                finding(
+                    "extension-release-mismatch",
+                    &i.name,
+                    format!("systemd refuses '{}' on this host", i.name),
+                    json!({"path": i.path, "reason": i.compatible.reason, "release": i.release}),
+                )
+            })
+            .collect()),
+    ));
+
+    all.push(("extension-missing-release", Ok(imgs.iter().filter(|(i, x)| ext(i) && candidate(i) && i.release.is_none() && i.errors.is_empty() && !x.ships_os_release).map(|(i, x)| {
+        let masks: Vec<&str> = imgs.iter().filter(|(o, _)| o.masked_by.as_deref() == Some(&i.path)).map(|(o, _)| o.path.as_str()).collect();
+        let msg = if x.empty_dir && !masks.is_empty() {
+            format!("'{}' is an empty directory masking {}", i.name, masks.join(", "))
+        } else {
+            format!("'{}' has no extension-release; systemd ignores it", i.name)
+        };
+        finding("extension-missing-release", &i.name, msg,
+            json!({"path": i.path, "empty_directory": x.empty_dir, "masks": masks, "reason": i.compatible.reason}))
+    }).collect())));
+
+    all.push(("extension-ships-os-release", Ok(imgs.iter().filter(|(i, x)| x.ships_os_release && i.searched).map(|(i, _)| {
+        finding("extension-ships-os-release", &i.name,
+            format!("'{}' ships /usr/lib/os-release; systemd refuses it and, for directory images, fails the whole merge", i.name),
+            json!({"path": i.path, "format": i.format, "reason": i.compatible.reason}))
+    }).collect())));
+
+    all.push((
+        "extension-malformed",
+        Ok(imgs
+            .iter()
+            .filter(|(i, _)| !i.errors.is_empty())
+            .map(|(i, _)| {
+                finding(
+                    "extension-malformed",
+                    &i.name,
+                    format!("'{}' cannot be read: {}", i.name, i.errors.join("; ")),
+                    json!({"path": i.path, "errors": i.errors}),
+                )
+            })
+            .collect()),
+    ));
+
+    all.push(("image-outside-search-path", Ok(imgs.iter().filter(|(i, _)| !i.searched).map(|(i, x)| {
+        finding("image-outside-search-path", &i.path,
+            format!("{} image '{}' sits in {}, which systemd does not search", i.class.as_str(), i.name, i.search_dir),
+            json!({"path": i.path, "search_dir": i.search_dir, "reason": x.unsearched_reason, "format": i.format}))
+    }).collect())));
+
+    all.push((
+        "runtime-extension",
+        Ok(imgs
+            .iter()
+            .filter(|(i, _)| candidate(i) && ext(i) && i.search_dir.starts_with("/run/"))
+            .map(|(i, _)| {
+                finding(
+                    "runtime-extension",
+                    &i.name,
+                    format!(
+                        "'{}' lives in {} and survives soft-reboot",
+                        i.name, i.search_dir
+                    ),
+                    json!({"path": i.path, "merged": i.merged, "compatible": i.compatible.ok}),
+                )
+            })
+            .collect()),
+    ));
+
+    let mut mutable = Vec::new();
+    for h in inp.hierarchies.iter().filter(|h| h.mutable) {
+        mutable.push(finding("mutable-extension-mode", &h.hierarchy,
+            format!("{} is merged in mutable mode: writes land in the overlay's upper directory", h.hierarchy),
+            json!({"hierarchy": h.hierarchy, "upperdir": h.overlay.as_ref().and_then(|o| o.upperdir.clone()), "work_dir": h.marker.as_ref().and_then(|m| m.work_dir.clone())})));
+    }
+    for d in inp.mutable_dirs {
+        mutable.push(finding(
+            "mutable-extension-mode",
+            d,
+            format!(
+                "{d} exists: systemd-sysext --mutable=auto/import makes it writable or persistent"
+            ),
+            json!({"path": d}),
+        ));
+    }
+    all.push(("mutable-extension-mode", Ok(mutable)));
+
+    let foreign = if !inp.have_mounts {
+        Err("no mount table was available (give --mountinfo FILE)".to_string())
+    } else {
+        Ok(inp.hierarchies.iter().filter_map(|h| {
+            let why = match (&h.overlay, &h.marker) {
+                (Some(o), _) => {
+                    let mut why = overlay_is_systemds(o, h.class, &h.hierarchy).err();
+                    if why.is_none() {
+                        if let Some(m) = &h.marker {
+                            if m.dev.as_deref() != Some(m.hierarchy_dev.as_str()) {
+                                why = Some(format!("marker dev {:?} does not match the hierarchy's {}", m.dev, m.hierarchy_dev));
+                            }
+                        } else {
+                            why = Some("systemd overlay without marker directory".into());
+                        }
+                    }
+                    why
+                }
+                (None, Some(m)) if m.dev.as_deref() == Some(m.hierarchy_dev.as_str()) && h.merged => {
+                    Some("marker claims a merge but the mount table shows no overlay".into())
+                }
+                _ => None,
+            }?;
+            Some(finding("merge-foreign-overlay", &h.hierarchy,
+                format!("overlay on {} was not made by systemd-{}: {why}", h.hierarchy, h.class.as_str()),
+                json!({"hierarchy": h.hierarchy, "reason": why, "overlay": h.overlay, "marker": h.marker})))
+        }).collect())
+    };
+    all.push(("merge-foreign-overlay", foreign));
+
+    all.push((
+        "portable-image-present",
+        Ok(imgs
+            .iter()
+            .filter(|(i, _)| i.class == ImageClass::Portable && i.masked_by.is_none())
+            .map(|(i, _)| {
+                finding(
+                    "portable-image-present",
+                    &i.name,
+                    format!("portable service image '{}' at {}", i.name, i.path),
+                    json!({"path": i.path, "format": i.format, "searched": i.searched}),
+                )
+            })
+            .collect()),
+    ));
+
+    let mut findings = Vec::new();
+    let mut runs = Vec::new();
+    for (id, r) in all {
+        let d = def(id);
+        let (status, n, reason) = match r {
+            Ok(f) => {
+                let n = f.len();
+                findings.extend(f);
+                (
+                    if n == 0 {
+                        CheckStatus::Pass
+                    } else {
+                        CheckStatus::Fail
+                    },
+                    n,
+                    None,
+                )
+            }
+            Err(e) => (CheckStatus::Error, 0, Some(e)),
+        };
+        runs.push(CheckRun {
+            id: id.into(),
+            severity: d.severity,
+            controls: d.controls.iter().map(|c| c.to_string()).collect(),
+            status,
+            findings: n,
+            reason,
+        });
+    }
+    sort_findings(&mut findings);
+    (findings, runs)
+}
+
+/// Deterministic order: severity (highest first), id, subject, message.
+pub fn sort_findings(f: &mut [Finding]) {
+    f.sort_by(|a, b| {
+        b.severity
+            .cmp(&a.severity)
+            .then_with(|| a.id.cmp(&b.id))
+            .then_with(|| a.subject.cmp(&b.subject))
+            .then_with(|| a.message.cmp(&b.message))
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn catalogue_is_consistent() {
+        let mut ids: Vec<_> = CATALOGUE.iter().map(|d| d.id).collect();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), CATALOGUE.len());
+        for d in CATALOGUE {
+            assert!(d.id.chars().all(|c| c.is_ascii_lowercase() || c == '-'));
+            assert!(!d.controls.is_empty());
+        }
+        let (f, runs) = run(&Inputs {
+            images: &[],
+            hierarchies: &[],
+            mutable_dirs: &[],
+            have_mounts: false,
+        });
+        assert!(f.is_empty());
+        assert_eq!(runs.len(), CATALOGUE.len());
+        assert!(runs.iter().any(|r| r.status == CheckStatus::Error));
+    }
+}

@@ -1,0 +1,420 @@
+//! Image discovery exactly as `image_discover()` does it (reference systemd.md §1.2–1.4).
+//!
+//! For each search directory in precedence order, every entry is reduced to an image name; the first
+//! image seen with a name wins and later ones are recorded as masked by it. Within one directory
+//! systemd iterates in raw `readdir()` order, which is not deterministic; extwatch sorts by name so its
+//! answer is stable, and records same-directory collisions as masked too.
+//!
+//! Version rules: `.sysext`/`.confext` class suffixes are stripped from v255; `.v/` directories are
+//! resolved with vpick from v256; with `--root` systemd ≤255 does not follow symlinks (they are
+//! invisible), ≥256 follows them *inside* the root — as the live host always does.
+
+use std::collections::HashMap;
+
+use extwatch_model::ImageClass;
+use rustix::fs::FileType;
+
+use crate::paths;
+use crate::rootfs::{join, RootFs};
+use crate::vercmp::strverscmp_improved;
+use crate::version::SystemdVersion;
+
+/// What an entry is on disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Directory (or btrfs subvolume).
+    Directory,
+    /// Regular `.raw` file.
+    Raw,
+    /// Block device.
+    Block,
+}
+
+/// One discovered entry.
+#[derive(Debug, Clone)]
+pub struct Found {
+    /// Class of the directory it was found in.
+    pub class: ImageClass,
+    /// Derived image name.
+    pub name: String,
+    /// Path of the directory entry inside the root.
+    pub path: String,
+    /// The path systemd opens when it differs (symlink target, `.v/` pick).
+    pub resolved: Option<String>,
+    /// Type of what is opened.
+    pub kind: Kind,
+    /// Search directory.
+    pub search_dir: String,
+    /// Whether systemd searches that directory.
+    pub searched: bool,
+    /// Why the directory is not searched.
+    pub unsearched_reason: Option<String>,
+    /// Path of the winning entry with the same name.
+    pub masked_by: Option<String>,
+    /// The entry itself is a symlink.
+    pub symlink: bool,
+}
+
+impl Found {
+    /// The path to open for content.
+    pub fn open_path(&self) -> &str {
+        self.resolved.as_deref().unwrap_or(&self.path)
+    }
+}
+
+/// Options that change discovery.
+#[derive(Debug, Clone, Copy)]
+pub struct DiscoverOptions {
+    /// systemd version whose rules apply.
+    pub version: SystemdVersion,
+    /// The root has /etc/initrd-release.
+    pub initrd: bool,
+    /// The root is the live host's `/` (systemd runs without `--root`).
+    pub live: bool,
+    /// systemd's architecture name of the host.
+    pub arch: &'static str,
+}
+
+/// Discovers every image of every class, in precedence order, searched directories first.
+pub fn discover(root: &RootFs, opts: &DiscoverOptions) -> (Vec<Found>, Vec<String>) {
+    let mut out = Vec::new();
+    let mut warnings = Vec::new();
+    for class in [
+        ImageClass::Sysext,
+        ImageClass::Confext,
+        ImageClass::Portable,
+    ] {
+        let mut winners: HashMap<String, String> = HashMap::new();
+        for dir in paths::search_dirs(class, opts.version, opts.initrd) {
+            scan_dir(
+                root,
+                opts,
+                class,
+                dir,
+                true,
+                None,
+                &mut winners,
+                &mut out,
+                &mut warnings,
+            );
+        }
+        for (dir, why) in paths::unsearched_dirs(class, opts.version, opts.initrd) {
+            let mut own = HashMap::new();
+            scan_dir(
+                root,
+                opts,
+                class,
+                dir,
+                false,
+                Some(why),
+                &mut own,
+                &mut out,
+                &mut warnings,
+            );
+        }
+    }
+    (out, warnings)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn scan_dir(
+    root: &RootFs,
+    opts: &DiscoverOptions,
+    class: ImageClass,
+    dir: &str,
+    searched: bool,
+    why: Option<&str>,
+    winners: &mut HashMap<String, String>,
+    out: &mut Vec<Found>,
+    warnings: &mut Vec<String>,
+) {
+    // systemd opens the search directory itself with chase() inside the root.
+    let entries = match root.read_dir(dir) {
+        Ok(e) => e,
+        Err(e) => {
+            let code = e.raw_os_error();
+            if code != Some(rustix::io::Errno::NOENT.raw_os_error())
+                && code != Some(rustix::io::Errno::NOTDIR.raw_os_error())
+            {
+                warnings.push(format!("cannot read {}: {e}", root.display(dir)));
+            }
+            return;
+        }
+    };
+    for (name_b, _) in entries {
+        let Ok(fname) = std::str::from_utf8(&name_b) else {
+            warnings.push(format!(
+                "{}: skipping an entry whose name is not UTF-8",
+                root.display(dir)
+            ));
+            continue;
+        };
+        if fname.starts_with(".#") {
+            continue;
+        }
+        let path = join(dir, &name_b);
+        let Ok(Some(lst)) = root.lstat(&path) else {
+            continue;
+        };
+        let mut ft = FileType::from_raw_mode(lst.st_mode);
+        let symlink = ft == FileType::Symlink;
+        let mut resolved = None;
+        if symlink {
+            if !opts.live && opts.version.major <= 255 {
+                // fstatat(AT_SYMLINK_NOFOLLOW) under --root: the entry is not an image at all.
+                continue;
+            }
+            match (root.stat(&path), root.resolve(&path)) {
+                (Ok(Some(st)), Ok(target)) => {
+                    ft = FileType::from_raw_mode(st.st_mode);
+                    resolved = Some(target);
+                }
+                _ => continue, // dangling: systemd skips it
+            }
+        }
+        let class_suffix = match class {
+            ImageClass::Sysext => Some(".sysext"),
+            ImageClass::Confext => Some(".confext"),
+            ImageClass::Portable => None,
+        };
+        let (name, kind) = match ft {
+            FileType::Directory => {
+                if opts.version.major >= 256 {
+                    if let Some(stem) = fname.strip_suffix(".v") {
+                        let open = resolved.clone().unwrap_or_else(|| path.clone());
+                        match vpick(root, &open, stem, class_suffix, opts.arch) {
+                            Some((base, picked, kind)) => {
+                                push(
+                                    out,
+                                    winners,
+                                    class,
+                                    base,
+                                    path,
+                                    Some(picked),
+                                    kind,
+                                    dir,
+                                    searched,
+                                    why,
+                                    symlink,
+                                );
+                            }
+                            None => warnings
+                                .push(format!("{}: no usable version inside", root.display(&path))),
+                        }
+                        continue;
+                    }
+                }
+                (
+                    strip_class(fname, class_suffix, opts.version),
+                    Kind::Directory,
+                )
+            }
+            FileType::RegularFile => {
+                let Some(stem) = fname.strip_suffix(".raw") else {
+                    continue;
+                };
+                (strip_class(stem, class_suffix, opts.version), Kind::Raw)
+            }
+            FileType::BlockDevice => (fname.to_string(), Kind::Block),
+            _ => continue,
+        };
+        if name.is_empty() {
+            continue;
+        }
+        push(
+            out, winners, class, name, path, resolved, kind, dir, searched, why, symlink,
+        );
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn push(
+    out: &mut Vec<Found>,
+    winners: &mut HashMap<String, String>,
+    class: ImageClass,
+    name: String,
+    path: String,
+    resolved: Option<String>,
+    kind: Kind,
+    dir: &str,
+    searched: bool,
+    why: Option<&str>,
+    symlink: bool,
+) {
+    let masked_by = winners.get(&name).cloned();
+    if masked_by.is_none() {
+        winners.insert(name.clone(), path.clone());
+    }
+    out.push(Found {
+        class,
+        name,
+        path,
+        resolved,
+        kind,
+        search_dir: dir.to_string(),
+        searched,
+        unsearched_reason: why.map(str::to_string),
+        masked_by,
+        symlink,
+    });
+}
+
+fn strip_class(stem: &str, class_suffix: Option<&str>, v: SystemdVersion) -> String {
+    if v.major >= 255 {
+        if let Some(s) = class_suffix.and_then(|c| stem.strip_suffix(c)) {
+            if !s.is_empty() {
+                return s.to_string();
+            }
+        }
+    }
+    stem.to_string()
+}
+
+/// Resolves a `.v/` directory (systemd.v(7)): `NAME[.CLASS][.raw].v/NAME_VERSION[_ARCH][+TRIES][.CLASS][.raw]`,
+/// newest version first, skipping other architectures and entries with no tries left.
+fn vpick(
+    root: &RootFs,
+    vdir: &str,
+    stem: &str,
+    class_suffix: Option<&str>,
+    arch: &str,
+) -> Option<(String, String, Kind)> {
+    let (base_c, raw) = match stem.strip_suffix(".raw") {
+        Some(s) => (s, true),
+        None => (stem, false),
+    };
+    let (base, suffix) = match class_suffix.and_then(|c| base_c.strip_suffix(c).map(|b| (b, c))) {
+        Some((b, c)) => (b, format!("{c}{}", if raw { ".raw" } else { "" })),
+        None => (
+            base_c,
+            if raw {
+                ".raw".to_string()
+            } else {
+                String::new()
+            },
+        ),
+    };
+    if base.is_empty() {
+        return None;
+    }
+    let prefix = format!("{base}_");
+    let mut best: Option<(String, String)> = None;
+    for (name_b, _) in root.read_dir(vdir).ok()? {
+        let Ok(fname) = std::str::from_utf8(&name_b) else {
+            continue;
+        };
+        let Some(mid) = fname
+            .strip_prefix(&prefix)
+            .and_then(|r| r.strip_suffix(suffix.as_str()))
+        else {
+            continue;
+        };
+        let mut mid = mid;
+        if let Some(i) = mid.find('+') {
+            let tries = &mid[i + 1..];
+            let left = tries.split('-').next().unwrap_or("");
+            if left == "0" {
+                continue;
+            }
+            mid = &mid[..i];
+        }
+        let version = match mid.rsplit_once('_') {
+            Some((ver, a)) if is_arch(a) => {
+                if a != arch {
+                    continue;
+                }
+                ver
+            }
+            _ => mid,
+        };
+        if version.is_empty() {
+            continue;
+        }
+        let p = join(vdir, &name_b);
+        let Ok(Some(st)) = root.stat(&p) else {
+            continue;
+        };
+        let ft = FileType::from_raw_mode(st.st_mode);
+        let ok = if raw {
+            ft == FileType::RegularFile || ft == FileType::BlockDevice
+        } else {
+            ft == FileType::Directory
+        };
+        if !ok {
+            continue;
+        }
+        if best
+            .as_ref()
+            .is_none_or(|(bv, _)| strverscmp_improved(version, bv).is_gt())
+        {
+            best = Some((version.to_string(), p));
+        }
+    }
+    let (_, picked) = best?;
+    let kind = if raw { Kind::Raw } else { Kind::Directory };
+    let resolved = root.resolve(&picked).unwrap_or(picked);
+    Some((base.to_string(), resolved, kind))
+}
+
+/// systemd's architecture names (`architecture_to_string()`).
+pub const ARCHITECTURES: &[&str] = &[
+    "x86",
+    "x86-64",
+    "ppc",
+    "ppc-le",
+    "ppc64",
+    "ppc64-le",
+    "ia64",
+    "parisc",
+    "parisc64",
+    "s390",
+    "s390x",
+    "sparc",
+    "sparc64",
+    "mips",
+    "mips-le",
+    "mips64",
+    "mips64-le",
+    "alpha",
+    "arm",
+    "arm-be",
+    "arm64",
+    "arm64-be",
+    "sh",
+    "sh64",
+    "m68k",
+    "tilegx",
+    "cris",
+    "nios2",
+    "riscv32",
+    "riscv64",
+    "arc",
+    "arc-be",
+    "loongarch64",
+];
+
+fn is_arch(s: &str) -> bool {
+    ARCHITECTURES.contains(&s)
+}
+
+/// systemd's name for the architecture extwatch runs on (`uname_architecture()`).
+pub fn native_architecture() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "x86-64",
+        "x86" => "x86",
+        "aarch64" => "arm64",
+        "arm" => "arm",
+        "powerpc64" if cfg!(target_endian = "little") => "ppc64-le",
+        "powerpc64" => "ppc64",
+        "s390x" => "s390x",
+        "riscv64" => "riscv64",
+        "loongarch64" => "loongarch64",
+        "mips64" => "mips64",
+        _ => "unknown",
+    }
+}
+
+/// Interns an architecture name given on the command line.
+pub fn architecture_name(s: &str) -> Option<&'static str> {
+    ARCHITECTURES.iter().copied().find(|a| *a == s)
+}

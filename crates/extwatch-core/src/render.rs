@@ -1,0 +1,118 @@
+//! Human and machine renderings of a report. JSON is the contract (DESIGN §3); the table is for a
+//! terminal and fits 100 columns.
+
+use comfy_table::{presets::UTF8_BORDERS_ONLY, Cell, ContentArrangement, Table};
+use extwatch_model::{Report, Severity};
+
+/// Pretty JSON with a trailing newline.
+pub fn json(report: &Report) -> String {
+    let mut s = serde_json::to_string_pretty(report).unwrap_or_else(|e| {
+        format!("{{\"schema\":\"extwatch/v1\",\"error\":\"cannot serialise report: {e}\"}}")
+    });
+    s.push('\n');
+    s
+}
+
+fn table(width: u16, header: &[&str]) -> Table {
+    let mut t = Table::new();
+    t.load_preset(UTF8_BORDERS_ONLY)
+        .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_width(width)
+        .set_header(header.iter().map(|h| Cell::new(h)));
+    t
+}
+
+/// The inventory table, then (when checks ran) the findings table.
+pub fn text(report: &Report, width: u16) -> String {
+    let mut out = String::new();
+    let h = &report.host;
+    out.push_str(&format!(
+        "root {}  systemd {} ({})  arch {}{}\n",
+        h.root,
+        h.systemd_version,
+        h.systemd_version_source,
+        h.architecture,
+        if h.initrd { "  initrd" } else { "" }
+    ));
+    if report.images.is_empty() {
+        out.push_str("no extension images found\n");
+    } else {
+        let mut t = table(
+            width,
+            &["NAME", "CLASS", "FORMAT", "STATE", "SIGNATURE", "PATH"],
+        );
+        for i in &report.images {
+            let state = if i.merged {
+                "merged".to_string()
+            } else if i.masked_by.is_some() {
+                "masked".to_string()
+            } else if !i.searched {
+                "not searched".to_string()
+            } else if i.compatible.ok {
+                "mergeable".to_string()
+            } else {
+                "refused".to_string()
+            };
+            let sig = serde_json::to_value(i.signature.status)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default();
+            let fmt = serde_json::to_value(i.format)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default();
+            t.add_row(vec![
+                i.name.clone(),
+                i.class.as_str().to_string(),
+                fmt,
+                state,
+                sig,
+                i.path.clone(),
+            ]);
+        }
+        out.push_str(&t.to_string());
+        out.push('\n');
+    }
+    for hz in &report.hierarchies {
+        out.push_str(&format!(
+            "{} ({}): {}\n",
+            hz.hierarchy,
+            hz.class.as_str(),
+            if hz.merged {
+                format!("merged: {}", hz.extensions.join(", "))
+            } else {
+                "not merged".into()
+            }
+        ));
+    }
+    if !report.checks.is_empty() {
+        if report.findings.is_empty() {
+            out.push_str("no findings\n");
+        } else {
+            let mut t = table(width, &["SEVERITY", "ID", "SUBJECT", "MESSAGE"]);
+            for f in &report.findings {
+                t.add_row(vec![
+                    f.severity.as_str().to_string(),
+                    f.id.clone(),
+                    f.subject.clone(),
+                    f.message.clone(),
+                ]);
+            }
+            out.push_str(&t.to_string());
+            out.push('\n');
+            let mut counts = Vec::new();
+            for s in Severity::ALL.iter().rev() {
+                let n = report.findings.iter().filter(|f| f.severity == *s).count();
+                if n > 0 {
+                    counts.push(format!("{n} {}", s.as_str()));
+                }
+            }
+            out.push_str(&format!(
+                "{} findings: {}\n",
+                report.findings.len(),
+                counts.join(", ")
+            ));
+        }
+    }
+    out
+}
