@@ -1,1 +1,286 @@
-//! erofs reader (placeholder).
+//! erofs reader: [`FsReader`] over an erofs image, built on `erofs-rs`.
+//!
+//! erofs-rs has two front ends. The synchronous one wants an `Image` that hands out *borrowed slices*
+//! of the image (in practice an mmap, which SIGBUSes if an attacker truncates the file while we read
+//! it). The asynchronous one wants only `read_exact_at(buf, offset)` — a pread. We use the latter over
+//! our [`ReadAt`]: every read completes synchronously, so each future is ready on its first poll and
+//! a ten-line executor ([`block_on`]) drives it without any runtime.
+//!
+//! erofs-rs resolves paths internally but does not expose lookup-by-path for non-files, so we look
+//! entries up through directory listings and cache `path → nid` (bounded) to keep walks linear.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
+
+use erofs_rs::backend::AsyncImage;
+use erofs_rs::r#async::EroFS;
+
+use crate::fsimage::{limits, Entry, EntryKind, FsError, FsReader};
+use crate::readat::ReadAt;
+use crate::squashfs::normalize;
+
+/// erofs superblock magic (little-endian at offset 1024).
+pub const EROFS_MAGIC: u32 = 0xE0F5_E1E2;
+
+/// Most cached `path → nid` entries before the cache is dropped and rebuilt.
+const MAX_CACHE: usize = 1 << 20;
+
+fn malformed(reason: impl Into<String>) -> FsError {
+    FsError::Malformed {
+        format: "erofs",
+        reason: reason.into(),
+    }
+}
+
+fn ef_err(e: erofs_rs::Error) -> FsError {
+    match e {
+        erofs_rs::Error::Io(io) => FsError::Io(io),
+        erofs_rs::Error::PathNotFound(p) => FsError::NotFound(p),
+        erofs_rs::Error::NotADirectory(p) => FsError::WrongType(format!("{p} is not a directory")),
+        erofs_rs::Error::NotAFile(p) => FsError::WrongType(p),
+        other => malformed(other.to_string()),
+    }
+}
+
+/// Runs a future that never waits (all our I/O is synchronous) to completion.
+fn block_on<F: Future>(f: F) -> Result<F::Output, FsError> {
+    let mut f = std::pin::pin!(f);
+    let mut cx = Context::from_waker(Waker::noop());
+    match f.as_mut().poll(&mut cx) {
+        Poll::Ready(v) => Ok(v),
+        Poll::Pending => Err(malformed(
+            "internal: erofs read did not complete synchronously",
+        )),
+    }
+}
+
+/// pread-based erofs-rs backend over a [`ReadAt`].
+pub struct PreadImage(Arc<dyn ReadAt>);
+
+impl AsyncImage for PreadImage {
+    fn read_exact_at(
+        &self,
+        buf: &mut [u8],
+        offset: u64,
+    ) -> impl Future<Output = erofs_rs::Result<()>> + Send {
+        let r = if buf.is_empty() {
+            Ok(())
+        } else {
+            self.0
+                .read_exact_at(offset, buf)
+                .map_err(erofs_rs::Error::Io)
+        };
+        std::future::ready(r)
+    }
+}
+
+/// [`FsReader`] over an erofs image.
+pub struct ErofsReader {
+    fs: EroFS<PreadImage>,
+    nids: Mutex<HashMap<Vec<u8>, u64>>,
+}
+
+fn makedev(major: u32, minor: u32) -> u64 {
+    let (ma, mi) = (u64::from(major), u64::from(minor));
+    ((ma & 0xffff_f000) << 32) | ((ma & 0xfff) << 8) | ((mi & 0xffff_ff00) << 12) | (mi & 0xff)
+}
+
+fn to_entry(inode: &erofs_rs::types::Inode) -> Entry {
+    use std::os::unix::fs::PermissionsExt;
+    let raw = inode.file_type().as_raw_mode() & 0o170000;
+    let kind = match raw {
+        0o040000 => EntryKind::Dir,
+        0o120000 => EntryKind::Symlink,
+        0o020000 => EntryKind::CharDevice,
+        0o060000 => EntryKind::BlockDevice,
+        0o010000 => EntryKind::Fifo,
+        0o140000 => EntryKind::Socket,
+        _ => EntryKind::File,
+    };
+    let rdev = inode.device().map(|(ma, mi)| makedev(ma, mi)).unwrap_or(0);
+    Entry {
+        kind,
+        mode: inode.permissions().mode() & 0o7777,
+        uid: inode.uid(),
+        gid: inode.gid(),
+        size: inode.data_size(),
+        mtime: inode.modified_unix().0,
+        rdev,
+    }
+}
+
+impl ErofsReader {
+    /// Opens the erofs image at offset 0 of `src`.
+    pub fn open(src: Arc<dyn ReadAt>) -> Result<Self, FsError> {
+        let fs = block_on(EroFS::new(PreadImage(src)))?.map_err(ef_err)?;
+        // Fail early on an unreadable root.
+        let root = block_on(fs.get_inode(fs.super_block().root_inode_id()))?.map_err(ef_err)?;
+        if !root.is_dir() {
+            return Err(malformed("root inode is not a directory"));
+        }
+        Ok(ErofsReader {
+            fs,
+            nids: Mutex::new(HashMap::new()),
+        })
+    }
+
+    fn cache_put(&self, path: Vec<u8>, nid: u64) {
+        if let Ok(mut c) = self.nids.lock() {
+            if c.len() >= MAX_CACHE {
+                c.clear();
+            }
+            c.insert(path, nid);
+        }
+    }
+
+    /// Lists a directory (normalised path), filling the nid cache.
+    fn list(&self, dir: &[u8]) -> Result<Vec<(Vec<u8>, erofs_rs::types::Inode)>, FsError> {
+        let mut walk = block_on(self.fs.read_dir(dir))?.map_err(ef_err)?;
+        let mut out = Vec::new();
+        loop {
+            let Some(next) = block_on(walk.next_entry())? else {
+                break;
+            };
+            let e = next.map_err(ef_err)?;
+            if e.depth != 1 {
+                continue;
+            }
+            let name = e.dir_entry.file_name().to_vec();
+            if name == b"." || name == b".." {
+                continue;
+            }
+            if out.len() >= limits::MAX_DIR_ENTRIES {
+                return Err(FsError::TooLarge {
+                    what: "directory entry count".into(),
+                    limit: limits::MAX_DIR_ENTRIES as u64,
+                });
+            }
+            let mut child = if dir == b"/" {
+                Vec::new()
+            } else {
+                dir.to_vec()
+            };
+            child.push(b'/');
+            child.extend_from_slice(&name);
+            self.cache_put(child, e.inode.id());
+            out.push((name, e.inode));
+        }
+        Ok(out)
+    }
+
+    /// The inode at `path`, `Ok(None)` when absent.
+    fn lookup(&self, path: &[u8]) -> Result<Option<erofs_rs::types::Inode>, FsError> {
+        let p = normalize(path);
+        if p == b"/" {
+            let root = self.fs.super_block().root_inode_id();
+            return Ok(Some(block_on(self.fs.get_inode(root))?.map_err(ef_err)?));
+        }
+        let cached = self.nids.lock().ok().and_then(|c| c.get(&p).copied());
+        if let Some(nid) = cached {
+            return Ok(Some(block_on(self.fs.get_inode(nid))?.map_err(ef_err)?));
+        }
+        let cut = p.iter().rposition(|&b| b == b'/').unwrap_or(0);
+        let (parent, name) = (&p[..cut], &p[cut + 1..]);
+        let parent: &[u8] = if parent.is_empty() { b"/" } else { parent };
+        match self.lookup(parent)? {
+            Some(inode) if inode.is_dir() => {}
+            _ => return Ok(None),
+        }
+        Ok(self
+            .list(parent)?
+            .into_iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, i)| i))
+    }
+
+    fn must(&self, path: &[u8]) -> Result<erofs_rs::types::Inode, FsError> {
+        self.lookup(path)?
+            .ok_or_else(|| FsError::NotFound(String::from_utf8_lossy(path).into_owned()))
+    }
+}
+
+impl FsReader for ErofsReader {
+    fn stat(&self, path: &[u8]) -> Result<Option<Entry>, FsError> {
+        Ok(self.lookup(path)?.map(|i| to_entry(&i)))
+    }
+
+    fn read_dir(&self, path: &[u8]) -> Result<Vec<(Vec<u8>, Entry)>, FsError> {
+        let p = normalize(path);
+        let inode = self.must(&p)?;
+        if !inode.is_dir() {
+            return Err(FsError::WrongType(format!(
+                "{} is not a directory",
+                String::from_utf8_lossy(&p)
+            )));
+        }
+        Ok(self
+            .list(&p)?
+            .into_iter()
+            .map(|(n, i)| (n, to_entry(&i)))
+            .collect())
+    }
+
+    fn read_file(&self, path: &[u8], max: u64) -> Result<Vec<u8>, FsError> {
+        let inode = self.must(path)?;
+        if !inode.is_file() {
+            return Err(FsError::WrongType(format!(
+                "{} is not a regular file",
+                String::from_utf8_lossy(path)
+            )));
+        }
+        let size = inode.data_size();
+        if size > max {
+            return Err(FsError::TooLarge {
+                what: String::from_utf8_lossy(path).into_owned(),
+                limit: max,
+            });
+        }
+        let len = usize::try_from(size).map_err(|_| malformed("file too large"))?;
+        let file = self.fs.open_inode_file(inode).map_err(ef_err)?;
+        let mut out = vec![0u8; len];
+        let mut off = 0usize;
+        while off < len {
+            let n = block_on(file.read_at(&mut out[off..], off as u64))?.map_err(ef_err)?;
+            if n == 0 {
+                return Err(malformed(format!(
+                    "{}: data ends at {off} of {len} bytes",
+                    String::from_utf8_lossy(path)
+                )));
+            }
+            off += n;
+        }
+        Ok(out)
+    }
+
+    fn read_link(&self, path: &[u8]) -> Result<Vec<u8>, FsError> {
+        let inode = self.must(path)?;
+        if !inode.is_symlink() {
+            return Err(FsError::WrongType(format!(
+                "{} is not a symlink",
+                String::from_utf8_lossy(path)
+            )));
+        }
+        if inode.data_size() > limits::MAX_LINK_LEN as u64 {
+            return Err(FsError::TooLarge {
+                what: "symlink target".into(),
+                limit: limits::MAX_LINK_LEN as u64,
+            });
+        }
+        let t = block_on(self.fs.read_link_inode(inode))?.map_err(ef_err)?;
+        Ok(t.as_bytes().to_vec())
+    }
+
+    fn xattrs(&self, path: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, FsError> {
+        let inode = self.must(path)?;
+        let map = block_on(self.fs.xattrs_inode(inode))?.map_err(ef_err)?;
+        if map.len() > limits::MAX_XATTRS {
+            return Err(FsError::TooLarge {
+                what: "xattr count".into(),
+                limit: limits::MAX_XATTRS as u64,
+            });
+        }
+        Ok(map.into_iter().collect())
+    }
+}

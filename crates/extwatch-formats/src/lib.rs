@@ -15,6 +15,7 @@ pub mod mountinfo;
 pub mod osrelease;
 pub mod readat;
 pub mod squashfs;
+mod squashfs_xattr;
 
 pub use fsimage::{open_image, Entry, EntryKind, FsError, FsReader, OpenedImage, RawFormat};
 pub use readat::{ReadAt, Window};
