@@ -575,7 +575,7 @@ fn parse_gpt_at(src: &dyn ReadAt, ss: u64) -> Result<Option<Gpt>, FsError> {
             "{count} partition entries (more than {MAX_PARTITION_ENTRIES})"
         )));
     }
-    if !(128..=MAX_ENTRY_SIZE).contains(&esize) || esize % 8 != 0 {
+    if !(128..=MAX_ENTRY_SIZE).contains(&esize) || !esize.is_multiple_of(8) {
         return Err(malformed(format!("bad partition entry size {esize}")));
     }
     let array_len = u64::from(count) * u64::from(esize);
@@ -799,7 +799,10 @@ fn sniff_fs(src: &dyn ReadAt) -> Option<&'static str> {
     None
 }
 
-fn open_fs(src: Arc<dyn ReadAt>) -> Result<Option<(&'static str, Box<dyn FsReader>)>, FsError> {
+/// A file-system type name and a reader for it.
+type OpenedFs = (&'static str, Box<dyn FsReader>);
+
+fn open_fs(src: Arc<dyn ReadAt>) -> Result<Option<OpenedFs>, FsError> {
     match sniff_fs(&*src) {
         Some("squashfs") => Ok(Some(("squashfs", Box::new(SquashfsReader::open(src)?)))),
         Some("erofs") => Ok(Some(("erofs", Box::new(ErofsReader::open(src)?)))),

@@ -204,6 +204,9 @@ impl<'a> MetaStream<'a> {
     }
 }
 
+/// Full xattr names and values.
+pub(crate) type XattrList = Vec<(Vec<u8>, Vec<u8>)>;
+
 /// The xattr id table of one image.
 #[derive(Debug, Clone)]
 pub(crate) struct XattrTable {
@@ -250,11 +253,7 @@ impl XattrTable {
     }
 
     /// All xattrs of the inode whose xattr index is `idx`.
-    pub(crate) fn get(
-        &self,
-        src: &dyn ReadAt,
-        idx: u32,
-    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, FsError> {
+    pub(crate) fn get(&self, src: &dyn ReadAt, idx: u32) -> Result<XattrList, FsError> {
         if idx == NO_XATTR {
             return Ok(Vec::new());
         }
