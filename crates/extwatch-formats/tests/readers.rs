@@ -387,9 +387,9 @@ fn erofs_every_available_compressor() {
     );
 }
 
-/// Reads images named `*.raw` from `$EXTWATCH_EXTRA_EROFS` (e.g. built by a newer erofs-utils) and
-/// compares them with the fixture tree; images must have been built from a copy of [`fixture`]'s tree
-/// made with `cp -a`, so this is for manual runs only.
+/// Manual check for images a newer toolchain makes (e.g. erofs-utils 1.8 lzma/deflate/zstd): with
+/// `$EXTWATCH_EXTRA_IMAGES=DIR`, copies the fixture tree to `DIR/tree`, runs `DIR/build.sh` (which must
+/// write `DIR/*.raw` from `DIR/tree`) and compares every image with the tree. No-op when unset.
 #[test]
 fn extra_images_from_env() {
     let Ok(dir) = std::env::var("EXTWATCH_EXTRA_IMAGES") else {
