@@ -75,7 +75,8 @@ impl Image {
 
     /// Adds a plain file.
     pub fn file(mut self, path: &str, content: &str) -> Image {
-        self.files.push((path.trim_start_matches('/').into(), content.into()));
+        self.files
+            .push((path.trim_start_matches('/').into(), content.into()));
         self
     }
 
@@ -281,7 +282,8 @@ impl Fixtures {
 }
 
 /// The default host os-release of test roots (Debian 13).
-pub const DEBIAN_13: &str = "ID=debian\nVERSION_ID=13\nPRETTY_NAME=\"Debian GNU/Linux 13 (trixie)\"\n";
+pub const DEBIAN_13: &str =
+    "ID=debian\nVERSION_ID=13\nPRETTY_NAME=\"Debian GNU/Linux 13 (trixie)\"\n";
 
 /// Lays out an offline root for systemd-sysext/confext `--root=`.
 #[derive(Debug, Clone)]

@@ -102,7 +102,10 @@ pub struct Capture {
 impl Capture {
     /// The capture of one class.
     pub fn class(&self, class: Class) -> Option<&ClassCapture> {
-        self.classes.iter().find(|(c, _)| *c == class).map(|(_, c)| c)
+        self.classes
+            .iter()
+            .find(|(c, _)| *c == class)
+            .map(|(_, c)| c)
     }
 }
 
@@ -149,9 +152,7 @@ pub fn run_systemd(
     fs::create_dir_all(work)?;
     let root_q = shell_quote_path(root);
     let out_q = shell_quote_path(work);
-    let mut s = format!(
-        "set -eu\nOUT={out_q}\nROOT={root_q}\nexec 2>\"$OUT/setup.log\"\nset -x\n"
-    );
+    let mut s = format!("set -eu\nOUT={out_q}\nROOT={root_q}\nexec 2>\"$OUT/setup.log\"\nset -x\n");
     let tool = |name: &str| -> String {
         match systemd {
             Systemd::Trixie(_) => format!("chroot \"$T\" /usr/bin/{name}"),
@@ -203,7 +204,9 @@ pub fn run_systemd(
     }
     s.push_str("cat /proc/self/mountinfo >\"$OUT/mountinfo\"\n");
     if after.is_some() {
-        s.push_str("\"$@\" >\"$OUT/after.stdout\" 2>\"$OUT/after.stderr\"; echo $? >\"$OUT/after.rc\"\n");
+        s.push_str(
+            "\"$@\" >\"$OUT/after.stdout\" 2>\"$OUT/after.stderr\"; echo $? >\"$OUT/after.rc\"\n",
+        );
     }
     for f in fs::read_dir(work)? {
         let f = f?;

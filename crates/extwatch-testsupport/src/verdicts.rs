@@ -40,6 +40,8 @@ pub struct ClassVerdicts {
     pub merge_rc: i32,
     /// When the merge failed as a whole: its last error line.
     pub merge_failure: Option<String>,
+    /// The image the whole merge failed on, when it could be identified.
+    pub failed_image: Option<String>,
     /// The raw merge log.
     pub log: String,
 }
@@ -50,7 +52,8 @@ pub fn normalize_reason(s: &str) -> &str {
 }
 
 fn parse_list(json: &str) -> Result<Vec<Listed>, String> {
-    let v: Value = serde_json::from_str(json.trim()).map_err(|e| format!("list JSON: {e}: {json}"))?;
+    let v: Value =
+        serde_json::from_str(json.trim()).map_err(|e| format!("list JSON: {e}: {json}"))?;
     let arr = v.as_array().ok_or("list JSON is not an array")?;
     let mut out = Vec::new();
     for o in arr {
@@ -116,14 +119,64 @@ fn is_noise(line: &str) -> bool {
         || line.contains("matches host")
 }
 
-/// systemd's reason for not using image `name`: the last non-noise debug line that quotes it.
-pub fn find_reason(log: &str, name: &str) -> Option<String> {
+/// The image a log line is "about" when it names no image: the mount point of the image being set up
+/// (`… on /run/systemd/sysext/extensions/NAME (…`, `confexts/NAME` for confext).
+fn context_of(line: &str) -> Option<&str> {
+    if !(line.starts_with("Bind-mounting ") || line.starts_with("Mounting ")) {
+        return None;
+    }
+    for key in [
+        " on /run/systemd/sysext/extensions/",
+        " on /run/systemd/sysext/confexts/",
+    ] {
+        if let Some(i) = line.find(key) {
+            let rest = &line[i + key.len()..];
+            return rest.split(" (").next();
+        }
+    }
+    None
+}
+
+/// Every debug line systemd wrote about image `name`: lines quoting it (`'name'`, `image name:`,
+/// `image name,`), plus unquoted `Extension …` lines written while that image was being mounted.
+pub fn lines_about(log: &str, name: &str) -> Vec<String> {
     let quoted = format!("'{name}'");
-    let bare = format!("image {name}:");
-    log.lines()
-        .filter(|l| (l.contains(&quoted) || l.contains(&bare)) && !is_noise(l))
-        .next_back()
-        .map(String::from)
+    let colon = format!("image {name}:");
+    let comma = format!("image {name},");
+    let mut ctx: Option<&str> = None;
+    let mut out = Vec::new();
+    for l in log.lines() {
+        if let Some(c) = context_of(l) {
+            ctx = Some(c);
+            continue;
+        }
+        if is_noise(l) {
+            continue;
+        }
+        let names_it = l.contains(&quoted) || l.contains(&colon) || l.contains(&comma);
+        let names_other = l.starts_with("Extension '") && !l.contains(&quoted);
+        if names_it || (!names_other && l.starts_with("Extension ") && ctx == Some(name)) {
+            out.push(l.to_string());
+        }
+    }
+    out
+}
+
+/// systemd's reason for not using image `name`: the last debug line about it.
+pub fn find_reason(log: &str, name: &str) -> Option<String> {
+    lines_about(log, name).pop()
+}
+
+/// True when the merge as a whole failed: non-zero exit, or — v252 exits 0 regardless — the merge
+/// child failed. Exit status 123 of the child is systemd's "nothing to merge" (`No extensions found.`),
+/// not a failure.
+fn merge_failed(rc: i32, log: &str) -> bool {
+    rc != 0
+        || log.lines().any(|l| {
+            (l.starts_with("(sd-merge) failed") || l.starts_with("(sd-sysext) failed"))
+                && l.contains("exit status")
+                && !l.contains("exit status 123.")
+        })
 }
 
 impl ClassVerdicts {
@@ -135,7 +188,11 @@ impl ClassVerdicts {
         let basename = |p: &str| p.rsplit('/').next().unwrap_or(p).to_string();
         let used: BTreeSet<String> = listed
             .iter()
-            .filter(|l| using.iter().any(|u| *u == l.name || *u == basename(&l.path)))
+            .filter(|l| {
+                using
+                    .iter()
+                    .any(|u| *u == l.name || *u == basename(&l.path))
+            })
             .map(|l| l.name.clone())
             .collect();
         let status = parse_status(&cap.status_json);
@@ -151,12 +208,35 @@ impl ClassVerdicts {
             Some(s) => s.values().flatten().cloned().collect(),
             None => markers.values().flatten().cloned().collect(),
         };
-        let merge_failure = (cap.merge_rc != 0).then(|| {
+        let merge_failure = merge_failed(cap.merge_rc, &cap.merge_log).then(|| {
             cap.merge_log
                 .lines()
-                .rfind(|l| !l.trim().is_empty())
+                .rfind(|l| {
+                    !l.trim().is_empty()
+                        && !l.starts_with("(sd-")
+                        && !l.starts_with("Successfully forked")
+                })
                 .unwrap_or("")
                 .to_string()
+        });
+        // The image that broke the merge: named in the failure line, else the one being mounted.
+        let failed_image = merge_failure.as_ref().and_then(|f| {
+            if let Some(rest) = f.split("metadata for image ").nth(1) {
+                return rest.split(':').next().map(String::from);
+            }
+            if !f.starts_with("Extension ") {
+                return None; // e.g. the overlay mount itself failed: no single image to blame
+            }
+            let mut ctx = None;
+            for l in cap.merge_log.lines() {
+                if let Some(c) = context_of(l) {
+                    ctx = Some(c.to_string());
+                }
+                if l == f {
+                    break;
+                }
+            }
+            ctx
         });
         let refused = listed
             .iter()
@@ -174,6 +254,7 @@ impl ClassVerdicts {
             refused,
             merge_rc: cap.merge_rc,
             merge_failure,
+            failed_image,
             log: cap.merge_log.clone(),
         })
     }
@@ -213,6 +294,17 @@ mod tests {
         );
         assert_eq!(normalize_reason("a 'b'.\n"), "a 'b'");
         assert_eq!(find_reason(log, "other"), None);
+        let log = "Mounting /proc/self/fd/3 (squashfs) on /run/systemd/sysext/extensions/sh (MS_RDONLY \"\")...\n\
+                   Extension contains '/usr/lib/os-release', which is not allowed, refusing.\n";
+        assert_eq!(
+            find_reason(log, "sh").as_deref(),
+            Some("Extension contains '/usr/lib/os-release', which is not allowed, refusing.")
+        );
+        assert!(merge_failed(0, "(sd-sysext) failed with exit status 1.\n"));
+        assert!(!merge_failed(
+            0,
+            "(sd-merge) failed with exit status 123.\n"
+        ));
     }
 
     #[test]
