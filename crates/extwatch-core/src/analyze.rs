@@ -5,13 +5,12 @@ use std::io::Read;
 use std::sync::Arc;
 
 use extwatch_formats::{open_image, RawFormat, ReadAt};
-use extwatch_model::{
-    Compatibility, Image, ImageClass, ImageFormat, Signature, SignatureStatus, Verity, VeritySource,
-};
+use extwatch_model::{Compatibility, Image, ImageClass, ImageFormat};
 use sha2::{Digest, Sha256};
 
 use crate::content::Content;
 use crate::discover::{Found, Kind};
+use crate::provenance::{self, TrustCtx};
 use crate::release::{find_release, validate, HostRelease};
 use crate::rootfs::{xattr_fd, RootFs};
 use crate::version::SystemdVersion;
@@ -30,7 +29,13 @@ pub struct Extra {
 }
 
 /// Analyses one discovered entry.
-pub fn analyze(root: &RootFs, f: &Found, host: &HostRelease, v: SystemdVersion) -> (Image, Extra) {
+pub fn analyze(
+    root: &RootFs,
+    f: &Found,
+    host: &HostRelease,
+    v: SystemdVersion,
+    trust: &TrustCtx,
+) -> (Image, Extra) {
     let mut errors = Vec::new();
     let mut extra = Extra {
         unsearched_reason: f.unsearched_reason.clone(),
@@ -44,16 +49,7 @@ pub fn analyze(root: &RootFs, f: &Found, host: &HostRelease, v: SystemdVersion) 
         Kind::Block => ImageFormat::Block,
         Kind::Raw => ImageFormat::Unknown,
     };
-    let mut verity = Verity {
-        root_hash: None,
-        source: VeritySource::None,
-        verified: None,
-    };
-    let mut signature = Signature {
-        status: SignatureStatus::Absent,
-        source: None,
-        signer: None,
-    };
+    let (mut verity, mut signature) = provenance::none();
     let (mut sha256, mut size, mut mtime) = (None, None, None);
 
     let content = match f.kind {
@@ -84,10 +80,10 @@ pub fn analyze(root: &RootFs, f: &Found, host: &HostRelease, v: SystemdVersion) 
                         Ok(h) => sha256 = Some(h),
                         Err(e) => errors.push(format!("cannot hash image: {e}")),
                     }
-                    sidecars(root, open, &file, &mut verity, &mut signature);
                 }
+                let side = sidecars(root, open, &file);
                 let src: Arc<dyn ReadAt> = Arc::new(file);
-                match open_image(src, host.arch) {
+                match open_image(src.clone(), host.arch) {
                     Ok(img) => {
                         if f.kind == Kind::Raw {
                             format = match img.format {
@@ -96,14 +92,15 @@ pub fn analyze(root: &RootFs, f: &Found, host: &HostRelease, v: SystemdVersion) 
                                 RawFormat::Ddi => ImageFormat::Ddi,
                             };
                         }
-                        if let Some(ddi) = &img.ddi {
-                            crate::provenance::ddi_summary(
-                                ddi,
-                                &mut verity,
-                                &mut signature,
-                                &mut errors,
-                            );
-                        }
+                        let input = provenance::Input {
+                            src,
+                            ddi: img.ddi.as_ref(),
+                            xattr_hash: side.xattr_hash,
+                            sidecar_hash: side.hash,
+                            sidecar_sig: side.sig,
+                            sidecar_tree: side.tree,
+                        };
+                        (verity, signature) = provenance::evaluate(&input, trust, &|_| {});
                         Some(Content::Fs(img.fs))
                     }
                     Err(e) => {
@@ -174,38 +171,46 @@ pub fn analyze(root: &RootFs, f: &Found, host: &HostRelease, v: SystemdVersion) 
     (image, extra)
 }
 
-/// Side-car files and xattrs next to a raw image (reference §5.3): `.roothash`/`.usrhash` (+ `.p7s`),
-/// `user.verity.roothash`/`usrhash`. The `.raw` suffix is stripped before appending.
-fn sidecars(
-    root: &RootFs,
-    path: &str,
-    file: &std::fs::File,
-    verity: &mut Verity,
-    signature: &mut Signature,
-) {
+/// Side-car integrity files next to a raw image (reference §5.3).
+#[derive(Default)]
+struct Sidecars {
+    xattr_hash: Option<String>,
+    hash: Option<String>,
+    sig: Option<Vec<u8>>,
+    tree: Option<Arc<dyn ReadAt>>,
+}
+
+/// Reads `.roothash`/`.usrhash` (+ `.p7s`), `.verity` and `user.verity.roothash`/`usrhash`. The `.raw`
+/// suffix is stripped before appending, so `foo.sysext.raw` has `foo.sysext.roothash`.
+fn sidecars(root: &RootFs, path: &str, file: &std::fs::File) -> Sidecars {
     let stem = path.strip_suffix(".raw").unwrap_or(path);
+    let mut s = Sidecars::default();
     for kind in ["roothash", "usrhash"] {
-        if let Ok(Some(v)) = xattr_fd(file, &format!("user.verity.{kind}")) {
-            if let Some(h) = parse_hex_hash(&v) {
-                verity.root_hash = Some(h);
-                verity.source = VeritySource::Xattr;
+        if s.xattr_hash.is_none() {
+            if let Ok(Some(v)) = xattr_fd(file, &format!("user.verity.{kind}")) {
+                s.xattr_hash = parse_hex_hash(&v);
             }
         }
-        if verity.root_hash.is_none() {
+        if s.hash.is_none() {
             if let Ok(Some(v)) = root.read_file(&format!("{stem}.{kind}"), 4096) {
-                if let Some(h) = parse_hex_hash(&v) {
-                    verity.root_hash = Some(h);
-                    verity.source = VeritySource::Sidecar;
+                s.hash = parse_hex_hash(&v);
+            }
+        }
+        if s.sig.is_none() {
+            if let Ok(Some(v)) = root.read_file(
+                &format!("{stem}.{kind}.p7s"),
+                extwatch_formats::pkcs7::MAX_PKCS7 as u64,
+            ) {
+                if !v.is_empty() {
+                    s.sig = Some(v);
                 }
             }
         }
-        if let Ok(Some(st)) = root.stat(&format!("{stem}.{kind}.p7s")) {
-            if st.st_size > 0 {
-                signature.status = SignatureStatus::Unverified;
-                signature.source = Some("sidecar".into());
-            }
-        }
     }
+    if let Ok(f) = root.open_file(&format!("{stem}.verity")) {
+        s.tree = Some(Arc::new(f));
+    }
+    s
 }
 
 /// A root hash as systemd reads it: hex, whitespace-trimmed, at least 128 bits.
@@ -213,13 +218,14 @@ pub fn parse_hex_hash(v: &[u8]) -> Option<String> {
     let s = String::from_utf8_lossy(v);
     let s = s.trim().to_ascii_lowercase();
     (s.len() >= 32
-        && s.len() % 2 == 0
+        && s.len().is_multiple_of(2)
         && s.len() <= 128
         && s.bytes().all(|c| c.is_ascii_hexdigit()))
     .then_some(s)
 }
 
-fn hash_file(mut f: &std::fs::File) -> std::io::Result<String> {
+/// SHA-256 of a whole file, streamed.
+pub fn hash_file(mut f: &std::fs::File) -> std::io::Result<String> {
     let mut h = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
     loop {

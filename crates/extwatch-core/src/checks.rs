@@ -102,6 +102,13 @@ pub const CATALOGUE: &[CheckDef] = &[
         controls: &["CM-8"],
         description: "portable service image found",
     },
+    CheckDef { id: "extension-unsigned", severity: Medium, controls: &["SI-7", "SR-4", "SR-11"], description: "sysext/confext without a verity signature (directory, plain squashfs/erofs, DDI without signature)" },
+    CheckDef { id: "extension-no-verity", severity: Medium, controls: &["SI-7"], description: "no verity root hash at all: nothing protects the data at rest" },
+    CheckDef { id: "extension-signature-invalid", severity: High, controls: &["SI-7", "SR-11"], description: "signature present but does not verify with any trusted certificate, or signs another root hash" },
+    CheckDef { id: "extension-verity-mismatch", severity: High, controls: &["SI-7"], description: "the recomputed hash tree does not match the declared root hash, or declared root hashes disagree" },
+    CheckDef { id: "trust-store-ignored-files", severity: Low, controls: &["SI-7", "SR-4"], description: "verity.d holds files systemd ignores (.pem, wrong suffix) or is empty" },
+    CheckDef { id: "policy-allows-unsigned", severity: Medium, controls: &["SI-7", "CM-7", "SR-11"], description: "effective image policy accepts unsigned/unprotected images" },
+    CheckDef { id: "policy-verity-fallback", severity: Medium, controls: &["SI-7"], description: "systemd version/policy lets a bad signature fall back to plain verity" },
 ];
 
 /// Looks a check up by id.
@@ -122,6 +129,12 @@ pub struct Inputs<'a> {
     pub mutable_dirs: &'a [String],
     /// The mount table was available.
     pub have_mounts: bool,
+    /// Effective image policies per class.
+    pub policies: &'a [crate::policy::Effective],
+    /// The host's verity.d trust store.
+    pub host_trust: &'a crate::trust::HostTrust,
+    /// systemd version in force.
+    pub version: crate::version::SystemdVersion,
 }
 
 fn finding(id: &str, subject: &str, message: String, evidence: serde_json::Value) -> Finding {
@@ -315,6 +328,8 @@ pub fn run(inp: &Inputs) -> (Vec<Finding>, Vec<CheckRun>) {
             .collect()),
     ));
 
+    provenance_checks(inp, &mut all);
+
     let mut findings = Vec::new();
     let mut runs = Vec::new();
     for (id, r) in all {
@@ -348,6 +363,138 @@ pub fn run(inp: &Inputs) -> (Vec<Finding>, Vec<CheckRun>) {
     (findings, runs)
 }
 
+type Outcomes = Vec<(&'static str, Result<Vec<Finding>, String>)>;
+
+fn provenance_checks(inp: &Inputs, all: &mut Outcomes) {
+    use extwatch_model::{SignatureStatus, VeritySource};
+    let imgs = inp.imgs();
+    // Images systemd would consider merging, plus whatever is merged now.
+    let relevant = || {
+        imgs.iter().filter(|(i, x)| {
+            i.class != ImageClass::Portable
+                && (candidate(i) || i.merged)
+                && !(x.empty_dir && i.release.is_none())
+        })
+    };
+    all.push(("extension-unsigned", Ok(relevant().filter(|(i, _)| i.signature.status == SignatureStatus::Absent).map(|(i, _)| {
+        finding("extension-unsigned", &i.name,
+            format!("'{}' ({}) carries no verity signature: nothing says who built it", i.name, fmt_name(i.format)),
+            json!({"path": i.path, "format": i.format, "verity_source": i.verity.source, "merged": i.merged}))
+    }).collect())));
+    all.push(("extension-no-verity", Ok(relevant().filter(|(i, _)| i.verity.root_hash.is_none() && i.verity.source == VeritySource::None).map(|(i, _)| {
+        finding("extension-no-verity", &i.name,
+            format!("'{}' has no dm-verity root hash: its data is not integrity-protected at rest", i.name),
+            json!({"path": i.path, "format": i.format}))
+    }).collect())));
+    let mut bad_sig = Vec::new();
+    for (i, _) in imgs.iter().filter(|(i, _)| i.class != ImageClass::Portable) {
+        let s = &i.signature;
+        let ev = json!({"path": i.path, "status": s.status, "reason": s.reason, "signer": s.signer, "host_status": s.host_status, "trust": s.trust, "root_hash": i.verity.root_hash, "fingerprint_matches": s.fingerprint_matches});
+        match s.status {
+            SignatureStatus::Invalid | SignatureStatus::Untrusted => bad_sig.push(finding(
+                "extension-signature-invalid",
+                &i.name,
+                format!(
+                    "'{}' signature is {}: {}",
+                    i.name,
+                    if s.status == SignatureStatus::Invalid {
+                        "invalid"
+                    } else {
+                        "not from a trusted signer"
+                    },
+                    s.reason.clone().unwrap_or_default()
+                ),
+                ev,
+            )),
+            SignatureStatus::Valid if s.trust.as_deref() == Some("operator") => {}
+            _ => {}
+        }
+        if s.status != SignatureStatus::Valid
+            && s.host_status == Some(SignatureStatus::Valid)
+            && s.trust.as_deref() == Some("operator")
+        {
+            bad_sig.push(finding("extension-signature-invalid", &i.name,
+                format!("'{}' is accepted by the host's verity.d but not by the --trust anchors: a certificate was added on the host", i.name),
+                json!({"path": i.path, "status": s.status, "host_status": s.host_status, "signer": s.signer})));
+        }
+        if s.fingerprint_matches == Some(false) {
+            bad_sig.push(finding(
+                "extension-signature-invalid",
+                &i.name,
+                format!(
+                    "'{}' signature JSON names a different certificate than the one that signed it",
+                    i.name
+                ),
+                json!({"path": i.path, "signer": s.signer}),
+            ));
+        }
+    }
+    all.push(("extension-signature-invalid", Ok(bad_sig)));
+    all.push(("extension-verity-mismatch", Ok(imgs.iter().filter(|(i, _)| !i.verity.problems.is_empty() || i.verity.verified == Some(false)).map(|(i, _)| {
+        finding("extension-verity-mismatch", &i.name,
+            format!("'{}' integrity data does not add up: {}", i.name, i.verity.problems.join("; ")),
+            json!({"path": i.path, "declared": i.verity.declared, "recomputed": i.verity.recomputed, "problems": i.verity.problems}))
+    }).collect())));
+    let t = inp.host_trust;
+    let mut ign: Vec<Finding> = t
+        .ignored
+        .iter()
+        .map(|(p, why)| {
+            finding(
+                "trust-store-ignored-files",
+                p,
+                format!("{p} is ignored by systemd: {why}"),
+                json!({"path": p, "reason": why}),
+            )
+        })
+        .collect();
+    if t.certs.is_empty() {
+        ign.push(finding("trust-store-ignored-files", "verity.d",
+            "no verity.d directory holds a usable *.crt: systemd's userspace check can accept no signature".into(),
+            json!({"directories": crate::trust::VERITY_DIRS, "present": t.dirs_present})));
+    }
+    all.push(("trust-store-ignored-files", Ok(ign)));
+    all.push((
+        "policy-allows-unsigned",
+        Ok(inp
+            .policies
+            .iter()
+            .filter(|p| p.allows_unsigned())
+            .map(|p| {
+                finding(
+                    "policy-allows-unsigned",
+                    &format!("systemd-{}", p.class.as_str()),
+                    format!(
+                        "systemd-{} accepts unsigned images (policy {} from {})",
+                        p.class.as_str(),
+                        p.policy,
+                        p.source
+                    ),
+                    json!({"policy": p.policy, "source": p.source, "flags": p.flags}),
+                )
+            })
+            .collect()),
+    ));
+    all.push(("policy-verity-fallback", Ok(inp.policies.iter().filter(|p| inp.version.major >= 259 && p.allows_verity()).map(|p| {
+        finding("policy-verity-fallback", &format!("systemd-{}", p.class.as_str()),
+            format!("systemd {} with policy {} activates images whose signature fails by root hash alone", inp.version, p.policy),
+            json!({"policy": p.policy, "source": p.source, "systemd_version": inp.version.to_string()}))
+    }).collect())));
+}
+
+fn fmt_name(f: ImageFormat) -> String {
+    serde_json::to_value(f)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+impl Inputs<'_> {
+    fn imgs(&self) -> &[(Image, Extra)] {
+        self.images
+    }
+}
+
 /// Deterministic order: severity (highest first), id, subject, message.
 pub fn sort_findings(f: &mut [Finding]) {
     f.sort_by(|a, b| {
@@ -373,13 +520,17 @@ mod tests {
             assert!(d.id.chars().all(|c| c.is_ascii_lowercase() || c == '-'));
             assert!(!d.controls.is_empty());
         }
+        let trust = crate::trust::HostTrust::default();
         let (f, runs) = run(&Inputs {
             images: &[],
             hierarchies: &[],
             mutable_dirs: &[],
             have_mounts: false,
+            policies: &[],
+            host_trust: &trust,
+            version: crate::version::SystemdVersion::DEFAULT,
         });
-        assert!(f.is_empty());
+        assert_eq!(f.len(), 1, "an empty trust store is reported: {f:?}");
         assert_eq!(runs.len(), CATALOGUE.len());
         assert!(runs.iter().any(|r| r.status == CheckStatus::Error));
     }

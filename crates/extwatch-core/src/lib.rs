@@ -12,18 +12,21 @@ pub mod content;
 pub mod discover;
 pub mod merged;
 pub mod paths;
+pub mod policy;
 pub mod provenance;
 pub mod release;
 pub mod render;
 pub mod rootfs;
+pub mod trust;
 pub mod vercmp;
+pub mod verify;
 pub mod version;
 
 use std::path::{Path, PathBuf};
 
 use extwatch_formats::mountinfo::parse_mountinfo;
 use extwatch_formats::osrelease::parse_os_release;
-use extwatch_model::{Host, Report, SCHEMA};
+use extwatch_model::{Host, ImageClass, Report, SCHEMA};
 
 use crate::rootfs::RootFs;
 use crate::version::SystemdVersion;
@@ -47,6 +50,9 @@ pub enum AuditError {
         /// Why.
         reason: String,
     },
+    /// The operator's trust anchors cannot be loaded.
+    #[error("cannot load --trust anchors: {0}")]
+    Trust(String),
     /// An unknown architecture name.
     #[error("unknown architecture '{0}' (use systemd's names, e.g. x86-64, arm64)")]
     Architecture(String),
@@ -65,6 +71,10 @@ pub struct Options {
     pub architecture: Option<String>,
     /// Run the checks (audit) or only take the inventory.
     pub checks: bool,
+    /// The operator's trust anchors (`--trust`), a directory or file on the auditing machine.
+    pub trust: Option<PathBuf>,
+    /// Recompute every image's verity hash tree.
+    pub deep: bool,
 }
 
 /// Takes the inventory (and, with `checks`, the findings) of a root.
@@ -135,7 +145,18 @@ pub fn audit(opts: &Options) -> Result<(Report, Vec<String>), AuditError> {
     };
     let (found, w) = discover::discover(&root, &dopts);
     warnings.extend(w);
-    let mut images = analyze_all(&root, &found, &host_rel, version);
+    let trust = provenance::TrustCtx {
+        host: trust::load_host(&root),
+        operator: match &opts.trust {
+            Some(p) => Some(trust::load_operator(p).map_err(AuditError::Trust)?),
+            None => None,
+        },
+        deep: opts.deep,
+        threads: std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1),
+    };
+    let mut images = analyze_all(&root, &found, &host_rel, version, &trust);
 
     let (hierarchies, w) = merged::hierarchies(&root, mounts.as_deref(), version);
     warnings.extend(w);
@@ -159,11 +180,19 @@ pub fn audit(opts: &Options) -> Result<(Report, Vec<String>), AuditError> {
         vec![]
     };
     let (findings, checks) = if opts.checks {
+        let policies: Vec<policy::Effective> = [ImageClass::Sysext, ImageClass::Confext]
+            .into_iter()
+            .filter(|c| *c == ImageClass::Sysext || version.major >= 254)
+            .map(|c| policy::effective(&root, c, version))
+            .collect();
         checks::run(&checks::Inputs {
             images: &images,
             hierarchies: &hierarchies,
             mutable_dirs: &mutable_dirs,
             have_mounts: mounts.is_some(),
+            policies: &policies,
+            host_trust: &trust.host,
+            version,
         })
     } else {
         (vec![], vec![])
@@ -193,6 +222,7 @@ fn analyze_all(
     found: &[discover::Found],
     host: &release::HostRelease,
     v: SystemdVersion,
+    trust: &provenance::TrustCtx,
 ) -> Vec<(extwatch_model::Image, analyze::Extra)> {
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
@@ -207,7 +237,7 @@ fn analyze_all(
             s.spawn(|| loop {
                 let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 let Some(f) = found.get(i) else { break };
-                let r = analyze::analyze(root, f, host, v);
+                let r = analyze::analyze(root, f, host, v, trust);
                 if let Ok(mut slot) = slots[i].lock() {
                     *slot = Some(r);
                 }
@@ -228,5 +258,7 @@ pub fn options_for(root: &Path) -> Options {
         mountinfo: None,
         architecture: None,
         checks: true,
+        trust: None,
+        deep: false,
     }
 }

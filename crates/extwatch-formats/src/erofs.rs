@@ -272,7 +272,7 @@ impl FsReader for ErofsReader {
         Ok(t.as_bytes().to_vec())
     }
 
-    fn xattrs(&self, path: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, FsError> {
+    fn xattrs(&self, path: &[u8]) -> Result<crate::fsimage::Xattrs, FsError> {
         let inode = self.must(path)?;
         let map = block_on(self.fs.xattrs_inode(inode))?.map_err(ef_err)?;
         if map.len() > limits::MAX_XATTRS {

@@ -95,6 +95,9 @@ pub struct Entry {
     pub rdev: u64,
 }
 
+/// Extended attributes as (full name, value) pairs.
+pub type Xattrs = Vec<(Vec<u8>, Vec<u8>)>;
+
 /// Read-only access to the file system inside an image.
 pub trait FsReader: Send + Sync {
     /// `lstat` of `path` (absolute inside the image); `Ok(None)` if it does not exist.
@@ -106,7 +109,7 @@ pub trait FsReader: Send + Sync {
     /// Target of a symlink.
     fn read_link(&self, path: &[u8]) -> Result<Vec<u8>, FsError>;
     /// Extended attributes of an entry, full names (`user.x`, `security.capability`).
-    fn xattrs(&self, path: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, FsError>;
+    fn xattrs(&self, path: &[u8]) -> Result<Xattrs, FsError>;
     /// One xattr by full name.
     fn xattr(&self, path: &[u8], name: &[u8]) -> Result<Option<Vec<u8>>, FsError> {
         Ok(self

@@ -13,9 +13,12 @@ pub mod erofs;
 pub mod fsimage;
 pub mod mountinfo;
 pub mod osrelease;
+pub mod pkcs7;
 pub mod readat;
 pub mod squashfs;
 mod squashfs_xattr;
+pub mod verity;
+pub mod veritysig;
 
 pub use fsimage::{open_image, Entry, EntryKind, FsError, FsReader, OpenedImage, RawFormat};
 pub use readat::{ReadAt, Window};

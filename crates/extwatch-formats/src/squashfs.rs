@@ -482,7 +482,7 @@ impl FsReader for SquashfsReader {
         }
     }
 
-    fn xattrs(&self, path: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, FsError> {
+    fn xattrs(&self, path: &[u8]) -> Result<crate::fsimage::Xattrs, FsError> {
         if self.node(path).is_none() {
             return Err(FsError::NotFound(
                 String::from_utf8_lossy(path).into_owned(),

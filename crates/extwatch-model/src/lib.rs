@@ -126,10 +126,25 @@ pub enum VeritySource {
 pub struct Verity {
     /// The declared root hash (lowercase hex), or null.
     pub root_hash: Option<String>,
-    /// Where the root hash was found.
+    /// Where the root hash was found (the source systemd would use first).
     pub source: VeritySource,
     /// Whether the hash tree was recomputed and matched; null when it was not recomputed.
     pub verified: Option<bool>,
+    /// Every root hash declared anywhere, by source (they must all agree).
+    pub declared: Vec<DeclaredHash>,
+    /// The root hash recomputed from the data (`--deep`, `verify`), or null.
+    pub recomputed: Option<String>,
+    /// What is wrong: disagreeing sources, a tree that does not match, unreadable verity metadata.
+    pub problems: Vec<String>,
+}
+
+/// One declared root hash.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+pub struct DeclaredHash {
+    /// Where it was found.
+    pub source: VeritySource,
+    /// The hash (lowercase hex).
+    pub root_hash: String,
 }
 
 /// Outcome of the signature check.
@@ -159,8 +174,12 @@ pub struct Signer {
     pub serial: String,
     /// SHA-256 of the DER certificate (lowercase hex).
     pub sha256_fingerprint: String,
+    /// Start of validity, RFC 3339 UTC.
+    pub not_before: Option<String>,
     /// End of validity, RFC 3339 UTC.
     pub not_after: Option<String>,
+    /// Where the certificate that identified the signer came from (a trust file, or `embedded`).
+    pub certificate_source: String,
 }
 
 /// The image's signature.
@@ -172,6 +191,15 @@ pub struct Signature {
     pub source: Option<String>,
     /// The signer, when known.
     pub signer: Option<Signer>,
+    /// Why the status is not `valid` (OpenSSL's or systemd's words), or null.
+    pub reason: Option<String>,
+    /// What systemd's userspace check would decide with the host's own `verity.d` certificates.
+    pub host_status: Option<SignatureStatus>,
+    /// Whether the signature JSON's `certificateFingerprint` names the signer (null: not declared or
+    /// signer unknown).
+    pub fingerprint_matches: Option<bool>,
+    /// Which trust anchors decided `status`: `operator` (`--trust`) or `host` (verity.d).
+    pub trust: Option<String>,
 }
 
 /// One extension or portable image found in a search directory.
@@ -365,6 +393,81 @@ pub struct CheckRun {
 /// The JSON Schema of [`Report`], pretty-printed with a trailing newline.
 pub fn report_schema_json() -> String {
     let schema = schemars::schema_for!(Report);
+    let mut s = serde_json::to_string_pretty(&schema).expect("schema serialises");
+    s.push('\n');
+    s
+}
+
+/// What `extwatch verify IMAGE...` prints with `--format json`.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+pub struct VerifyReport {
+    /// Always [`SCHEMA`].
+    pub schema: String,
+    /// One entry per image given.
+    pub images: Vec<VerifiedImage>,
+}
+
+/// The deep check of one image file.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+pub struct VerifiedImage {
+    /// The path given.
+    pub path: String,
+    /// Container format.
+    pub format: ImageFormat,
+    /// File system inside (`squashfs`, `erofs`), or null.
+    pub fstype: Option<String>,
+    /// Size in bytes.
+    pub size: Option<u64>,
+    /// SHA-256 of the file.
+    pub sha256: Option<String>,
+    /// GPT partitions (DDIs only).
+    pub partitions: Vec<PartitionInfo>,
+    /// The image name derived from the file name (as systemd ≥256 would).
+    pub name: String,
+    /// Which class's release file was found (`sysext`, `confext`), or null.
+    pub class: Option<ImageClass>,
+    /// extension-release key/values.
+    pub release: Option<BTreeMap<String, String>>,
+    /// Path of the release file inside the image.
+    pub release_file: Option<String>,
+    /// Whether the image ships /usr/lib/os-release (systemd refuses such sysexts).
+    pub ships_os_release: bool,
+    /// dm-verity, recomputed.
+    pub verity: Verity,
+    /// Signature and signer.
+    pub signature: Signature,
+    /// Problems reading the image.
+    pub errors: Vec<String>,
+    /// True when nothing is wrong with integrity: readable, tree matches (if any), signature not
+    /// invalid/untrusted.
+    pub ok: bool,
+}
+
+/// One GPT partition of a DDI.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+pub struct PartitionInfo {
+    /// 1-based partition number.
+    pub number: u32,
+    /// Role in the Discoverable Partitions Specification (`root-x86-64`, `usr-verity-sig-arm64`,
+    /// `linux-generic`, `esp`, `other`).
+    pub role: String,
+    /// Partition type GUID.
+    pub type_guid: String,
+    /// Partition UUID.
+    pub uuid: String,
+    /// Partition label.
+    pub label: String,
+    /// Byte offset.
+    pub offset: u64,
+    /// Size in bytes.
+    pub size: u64,
+    /// True for the partition systemd would mount.
+    pub chosen: bool,
+}
+
+/// The JSON Schema of [`VerifyReport`].
+pub fn verify_schema_json() -> String {
+    let schema = schemars::schema_for!(VerifyReport);
     let mut s = serde_json::to_string_pretty(&schema).expect("schema serialises");
     s.push('\n');
     s

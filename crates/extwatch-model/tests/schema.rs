@@ -26,6 +26,21 @@ fn committed_schema_matches_types() {
 }
 
 #[test]
+fn committed_verify_schema_matches_types() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../schema/extwatch-v1-verify.schema.json");
+    let generated = extwatch_model::verify_schema_json();
+    if std::env::var_os("EXTWATCH_UPDATE_SCHEMA").is_some() {
+        std::fs::write(&path, &generated).unwrap();
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == generated,
+        "schema/extwatch-v1-verify.schema.json is stale: rerun with EXTWATCH_UPDATE_SCHEMA=1"
+    );
+}
+
+#[test]
 fn report_round_trips() {
     let r = extwatch_model::Report {
         schema: extwatch_model::SCHEMA.into(),

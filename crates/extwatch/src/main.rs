@@ -39,6 +39,23 @@ enum Command {
         #[arg(long, value_name = "SEVERITY", default_value = "high")]
         fail_on: FailOn,
     },
+    /// Deep check of image files (no host needed): partitions, file system, extension-release,
+    /// verity recomputation, signature and signer. Exit 1 on any integrity failure.
+    Verify {
+        /// Image files (.raw); side-car .roothash/.p7s/.verity files next to them are used.
+        #[arg(required = true, value_name = "IMAGE")]
+        images: Vec<PathBuf>,
+        /// Trusted signing certificates: a directory of .crt/.pem files, or one file. Without it no
+        /// signature can be `valid`; the signer is still named when it can be identified.
+        #[arg(long, value_name = "DIR")]
+        trust: Option<PathBuf>,
+        /// Architecture used to pick DDI partitions (systemd's names).
+        #[arg(long, value_name = "ARCH")]
+        architecture: Option<String>,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "table")]
+        format: Format,
+    },
     /// Show the check catalogue: ids, default severities, controls.
     Checks {
         /// List the checks (the default; kept for scripts that pass it).
@@ -75,6 +92,16 @@ struct Target {
     /// Output format: a table for people, JSON (schema extwatch/v1) for scripts.
     #[arg(long, value_enum, default_value = "table")]
     format: Format,
+    /// Your own trusted signing certificates (a directory of .crt/.pem, or one file) on this machine.
+    /// Signatures are judged against them; the host's verity.d (root-writable, so an attacker can add
+    /// a certificate there) is judged separately and disagreement is a finding.
+    #[arg(long, value_name = "DIR")]
+    trust: Option<PathBuf>,
+    /// Recompute every image's dm-verity hash tree and compare it with the declared root hash and the
+    /// stored tree. This reads every data block of every image: seconds per GiB, which adds up on hosts
+    /// with many or large images. Without it, signatures are still verified over the declared hash.
+    #[arg(long)]
+    deep: bool,
     /// Print warnings (unreadable directories, missing mount table) to stderr.
     #[arg(long, short)]
     verbose: bool,
@@ -186,6 +213,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Verify {
+            images,
+            trust,
+            architecture,
+            format,
+        } => verify(&images, trust.as_deref(), architecture.as_deref(), format),
         Command::Schema => {
             emit(&extwatch_model::report_schema_json())?;
             Ok(ExitCode::SUCCESS)
@@ -207,9 +240,11 @@ fn report(t: &Target, checks: bool) -> Result<(extwatch_model::Report, Vec<Strin
         mountinfo: t.mountinfo.clone(),
         architecture: t.architecture.clone(),
         checks,
+        trust: t.trust.clone(),
+        deep: t.deep,
     };
     let (report, warnings) = extwatch_core::audit(&opts)?;
-    if t.verbose || std::io::stderr().is_terminal() && !warnings.is_empty() && t.verbose {
+    if t.verbose {
         for w in &warnings {
             eprintln!("extwatch: warning: {w}");
         }
@@ -222,4 +257,62 @@ fn render(r: &extwatch_model::Report, f: Format) -> String {
         Format::Json => extwatch_core::render::json(r),
         Format::Table => extwatch_core::render::text(r, width()),
     }
+}
+
+fn verify(
+    images: &[PathBuf],
+    trust: Option<&std::path::Path>,
+    arch: Option<&str>,
+    format: Format,
+) -> Result<ExitCode> {
+    use extwatch_core::provenance::TrustCtx;
+    let arch = match arch {
+        Some(a) => extwatch_core::discover::architecture_name(a)
+            .with_context(|| format!("unknown architecture {a:?}"))?,
+        None => extwatch_core::discover::native_architecture(),
+    };
+    let ctx = TrustCtx {
+        host: Default::default(),
+        operator: match trust {
+            Some(p) => Some(
+                extwatch_core::trust::load_operator(p)
+                    .map_err(anyhow::Error::msg)
+                    .context("loading --trust")?,
+            ),
+            None => None,
+        },
+        deep: true,
+        threads: std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1),
+    };
+    let tty = std::io::stderr().is_terminal();
+    let mut results = Vec::new();
+    for img in images {
+        let size = std::fs::metadata(img).map(|m| m.len()).unwrap_or(0);
+        let bar = if tty && size > 64 * 1024 * 1024 {
+            let b = indicatif::ProgressBar::new(size);
+            b.set_message(img.display().to_string());
+            b
+        } else {
+            indicatif::ProgressBar::hidden()
+        };
+        let r = extwatch_core::verify::verify_image(img, &ctx, arch, &|n| bar.set_position(n));
+        bar.finish_and_clear();
+        results.push(r);
+    }
+    let ok = results.iter().all(|r| r.ok);
+    let report = extwatch_model::VerifyReport {
+        schema: extwatch_model::SCHEMA.into(),
+        images: results,
+    };
+    match format {
+        Format::Json => emit(&format!("{}\n", serde_json::to_string_pretty(&report)?))?,
+        Format::Table => emit(&extwatch_core::render::verify_text(&report))?,
+    }
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }

@@ -1,0 +1,296 @@
+//! The image policy systemd-sysext/confext would apply on this root (reference systemd.md §5.5),
+//! and whether it lets unsigned images in.
+//!
+//! Precedence (`pick_image_policy()`): an explicit `--image-policy=` on the service's `ExecStart=` (unit
+//! file or drop-in, v254+), then `ImagePolicy=` in `sysext.conf`/`confext.conf` and their `.conf.d/`
+//! drop-ins (v259+), then the built-in defaults — which accept completely unprotected images.
+//! systemd 252/253 have no policy at all: anything dissectable is used.
+
+use extwatch_model::ImageClass;
+
+use crate::rootfs::RootFs;
+use crate::version::SystemdVersion;
+
+/// Built-in sysext policy (`image_policy_sysext`).
+pub const DEFAULT_SYSEXT: &str =
+    "root=verity+signed+encrypted+unprotected+absent:usr=verity+signed+encrypted+unprotected+absent";
+/// Built-in confext policy (`image_policy_confext`).
+pub const DEFAULT_CONFEXT: &str = "root=verity+signed+encrypted+unprotected+absent";
+
+/// The effective policy for one class.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Effective {
+    /// The class.
+    pub class: ImageClass,
+    /// Policy string (null-equivalent `"(none)"` before v254).
+    pub policy: String,
+    /// Where it came from: `built-in`, `none`, or the file that set it.
+    pub source: String,
+    /// Protection flags allowed for the designators the class uses (root, usr).
+    pub flags: Vec<(String, Vec<String>)>,
+}
+
+impl Effective {
+    /// True when an unsigned image (unprotected, or verity without signature) is accepted.
+    pub fn allows_unsigned(&self) -> bool {
+        self.policy == "(none)"
+            || self.flags.iter().any(|(_, f)| {
+                f.iter()
+                    .any(|x| matches!(x.as_str(), "unprotected" | "verity" | "encrypted" | "open"))
+            })
+    }
+
+    /// True when `verity` is allowed, so v259+ falls back to unsigned verity on a bad signature.
+    pub fn allows_verity(&self) -> bool {
+        self.flags
+            .iter()
+            .any(|(_, f)| f.iter().any(|x| x == "verity" || x == "open"))
+    }
+}
+
+/// Protection flags of `designator` in a policy string; `None` when the string is not a policy.
+pub fn flags_for(policy: &str, designator: &str) -> Option<Vec<String>> {
+    let policy = policy.trim();
+    let all = |f: &[&str]| Some(f.iter().map(|s| s.to_string()).collect());
+    match policy {
+        "*" => return all(&["open"]),
+        "-" => return all(&["unused", "absent"]),
+        "~" => return all(&["absent"]),
+        _ => {}
+    }
+    let mut default: Option<Vec<String>> = None;
+    let mut found: Option<Vec<String>> = None;
+    for part in policy.split(':').filter(|p| !p.is_empty()) {
+        let (d, f) = part.split_once('=')?;
+        let flags: Vec<String> = f
+            .split('+')
+            .filter(|x| !x.is_empty())
+            .map(|x| match x {
+                "*" => "open".to_string(),
+                _ => x.to_string(),
+            })
+            .collect();
+        if d.is_empty() {
+            default = Some(flags);
+        } else if d == designator {
+            found = Some(flags);
+        }
+    }
+    Some(
+        found
+            .or(default)
+            .unwrap_or_else(|| vec!["unused".into(), "absent".into()]),
+    )
+}
+
+/// Reads the effective policy of `class` from the root.
+pub fn effective(root: &RootFs, class: ImageClass, v: SystemdVersion) -> Effective {
+    let designators: &[&str] = match class {
+        ImageClass::Confext => &["root"],
+        _ => &["root", "usr"],
+    };
+    let mk = |policy: String, source: String| {
+        let flags = designators
+            .iter()
+            .map(|d| {
+                (
+                    d.to_string(),
+                    flags_for(&policy, d).unwrap_or_else(|| vec!["open".into()]),
+                )
+            })
+            .collect();
+        Effective {
+            class,
+            policy,
+            source,
+            flags,
+        }
+    };
+    if v.major < 254 {
+        return Effective {
+            class,
+            policy: "(none)".into(),
+            source: format!("systemd {v} has no image policy"),
+            flags: vec![],
+        };
+    }
+    if let Some((p, src)) = exec_start_policy(root, class) {
+        return mk(p, src);
+    }
+    if v.major >= 259 {
+        if let Some((p, src)) = conf_policy(root, class) {
+            return mk(p, src);
+        }
+    }
+    let d = match class {
+        ImageClass::Confext => DEFAULT_CONFEXT,
+        _ => DEFAULT_SYSEXT,
+    };
+    mk(d.into(), "built-in".into())
+}
+
+fn unit_name(class: ImageClass) -> &'static str {
+    match class {
+        ImageClass::Confext => "systemd-confext.service",
+        _ => "systemd-sysext.service",
+    }
+}
+
+/// Unit search path for system units (first match wins for the unit file).
+pub const UNIT_DIRS: [&str; 5] = [
+    "/etc/systemd/system",
+    "/run/systemd/system",
+    "/usr/local/lib/systemd/system",
+    "/usr/lib/systemd/system",
+    "/lib/systemd/system",
+];
+
+/// The unit file and drop-ins of the class's merge service, in the order systemd applies them.
+pub fn unit_files(root: &RootFs, class: ImageClass) -> Vec<String> {
+    let unit = unit_name(class);
+    let mut files = Vec::new();
+    if let Some(main) = UNIT_DIRS
+        .iter()
+        .map(|d| format!("{d}/{unit}"))
+        .find(|p| root.stat(p).ok().flatten().is_some())
+    {
+        files.push(main);
+    }
+    // Drop-ins: same file name in a higher-precedence directory wins; applied sorted by name.
+    let mut dropins: Vec<(String, String)> = Vec::new();
+    for d in UNIT_DIRS {
+        let dir = format!("{d}/{unit}.d");
+        let Ok(entries) = root.read_dir(&dir) else {
+            continue;
+        };
+        for (n, _) in entries {
+            let n = String::from_utf8_lossy(&n).into_owned();
+            if n.ends_with(".conf") && !dropins.iter().any(|(x, _)| *x == n) {
+                dropins.push((n.clone(), format!("{dir}/{n}")));
+            }
+        }
+    }
+    dropins.sort();
+    files.extend(dropins.into_iter().map(|(_, p)| p));
+    files
+}
+
+/// The `--image-policy=` on the last effective `ExecStart=` of the merge service.
+fn exec_start_policy(root: &RootFs, class: ImageClass) -> Option<(String, String)> {
+    let mut current: Option<(String, String)> = None;
+    for f in unit_files(root, class) {
+        let Ok(Some(data)) = root.read_file(&f, 1024 * 1024) else {
+            continue;
+        };
+        let text = String::from_utf8_lossy(&data);
+        for line in text.lines() {
+            let line = line.trim();
+            let Some(v) = line.strip_prefix("ExecStart=") else {
+                continue;
+            };
+            if v.trim().is_empty() {
+                current = None;
+                continue;
+            }
+            let words: Vec<&str> = v.split_whitespace().collect();
+            let mut pol = None;
+            for (i, w) in words.iter().enumerate() {
+                if let Some(p) = w.strip_prefix("--image-policy=") {
+                    pol = Some(p.trim_matches('"').to_string());
+                } else if *w == "--image-policy" {
+                    pol = words.get(i + 1).map(|p| p.trim_matches('"').to_string());
+                }
+            }
+            current = pol.map(|p| (p, f.clone()));
+        }
+    }
+    current
+}
+
+/// `ImagePolicy=` from `sysext.conf`/`confext.conf` (v259+), last assignment wins.
+fn conf_policy(root: &RootFs, class: ImageClass) -> Option<(String, String)> {
+    let (name, section) = match class {
+        ImageClass::Confext => ("confext", "[ConfExt]"),
+        _ => ("sysext", "[SysExt]"),
+    };
+    let mut files = Vec::new();
+    for d in [
+        "/etc/systemd",
+        "/run/systemd",
+        "/usr/local/lib/systemd",
+        "/usr/lib/systemd",
+    ] {
+        let p = format!("{d}/{name}.conf");
+        if root.stat(&p).ok().flatten().is_some() {
+            files.push(p);
+            break;
+        }
+    }
+    let mut dropins: Vec<(String, String)> = Vec::new();
+    for d in [
+        "/etc/systemd",
+        "/run/systemd",
+        "/usr/local/lib/systemd",
+        "/usr/lib/systemd",
+    ] {
+        let dir = format!("{d}/{name}.conf.d");
+        if let Ok(entries) = root.read_dir(&dir) {
+            for (n, _) in entries {
+                let n = String::from_utf8_lossy(&n).into_owned();
+                if n.ends_with(".conf") && !dropins.iter().any(|(x, _)| *x == n) {
+                    dropins.push((n.clone(), format!("{dir}/{n}")));
+                }
+            }
+        }
+    }
+    dropins.sort();
+    files.extend(dropins.into_iter().map(|(_, p)| p));
+    let mut current = None;
+    for f in files {
+        let Ok(Some(data)) = root.read_file(&f, 1024 * 1024) else {
+            continue;
+        };
+        let mut in_section = false;
+        for line in String::from_utf8_lossy(&data).lines() {
+            let line = line.trim();
+            if line.starts_with('[') {
+                in_section = line == section;
+            } else if in_section {
+                if let Some(v) = line.strip_prefix("ImagePolicy=") {
+                    current = Some((v.trim().to_string(), f.clone()));
+                }
+            }
+        }
+    }
+    current
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_policies() {
+        assert_eq!(flags_for(DEFAULT_SYSEXT, "usr").unwrap().len(), 5);
+        assert_eq!(
+            flags_for("root=signed+absent", "usr").unwrap(),
+            vec!["unused", "absent"]
+        );
+        assert_eq!(flags_for("=signed", "usr").unwrap(), vec!["signed"]);
+        assert_eq!(flags_for("*", "root").unwrap(), vec!["open"]);
+        assert_eq!(flags_for("bogus", "root"), None);
+        let e = |p: &str| Effective {
+            class: ImageClass::Sysext,
+            policy: p.into(),
+            source: String::new(),
+            flags: ["root", "usr"]
+                .iter()
+                .map(|d| (d.to_string(), flags_for(p, d).unwrap()))
+                .collect(),
+        };
+        assert!(e(DEFAULT_SYSEXT).allows_unsigned());
+        assert!(!e("root=signed+absent:usr=signed+absent").allows_unsigned());
+        assert!(e("root=verity+signed+absent:usr=signed+absent").allows_verity());
+        assert!(!e("root=signed+absent:usr=signed+absent").allows_verity());
+    }
+}

@@ -1,0 +1,195 @@
+//! `extwatch verify IMAGE...`: the deep check of single image files, no host needed — partitions,
+//! file system, extension-release, verity recomputation, signature and signer.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use extwatch_formats::ddi::{Designator, PartitionRole};
+use extwatch_formats::{open_image, RawFormat, ReadAt};
+use extwatch_model::{ImageClass, ImageFormat, PartitionInfo, SignatureStatus, VerifiedImage};
+
+use crate::content::Content;
+use crate::provenance::{self, TrustCtx};
+use crate::release::find_release;
+use crate::version::SystemdVersion;
+
+fn role_name(r: &PartitionRole) -> String {
+    match r {
+        PartitionRole::Dps { designator, arch } => {
+            let d = match designator {
+                Designator::Root => "root",
+                Designator::Usr => "usr",
+                Designator::RootVerity => "root-verity",
+                Designator::UsrVerity => "usr-verity",
+                Designator::RootVeritySig => "root-verity-sig",
+                Designator::UsrVeritySig => "usr-verity-sig",
+            };
+            format!("{d}-{arch}")
+        }
+        PartitionRole::LinuxGeneric => "linux-generic".into(),
+        PartitionRole::Esp => "esp".into(),
+        PartitionRole::Other => "other".into(),
+    }
+}
+
+/// Verifies one image file at `path` on the auditing machine (side-car files next to it are used).
+pub fn verify_image(
+    path: &Path,
+    ctx: &TrustCtx,
+    arch: &str,
+    progress: &(dyn Fn(u64) + Sync),
+) -> VerifiedImage {
+    let (verity, signature) = provenance::none();
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut out = VerifiedImage {
+        path: path.display().to_string(),
+        format: ImageFormat::Unknown,
+        fstype: None,
+        size: None,
+        sha256: None,
+        partitions: vec![],
+        name: image_name(&file_name),
+        class: None,
+        release: None,
+        release_file: None,
+        ships_os_release: false,
+        verity,
+        signature,
+        errors: vec![],
+        ok: false,
+    };
+    let file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) => {
+            out.errors.push(format!("cannot open: {e}"));
+            return out;
+        }
+    };
+    if path.is_dir() {
+        out.format = ImageFormat::Directory;
+        out.errors
+            .push("directory images carry no verity or signature; use `extwatch files`".into());
+        return out;
+    }
+    out.size = Some(file.size());
+    match crate::analyze::hash_file(&file) {
+        Ok(h) => out.sha256 = Some(h),
+        Err(e) => out.errors.push(format!("cannot hash: {e}")),
+    }
+    let side = sidecars_host(path, &file);
+    let src: Arc<dyn ReadAt> = Arc::new(file);
+    let img = match open_image(src.clone(), arch) {
+        Ok(i) => i,
+        Err(e) => {
+            out.errors.push(format!("cannot read image: {e}"));
+            return out;
+        }
+    };
+    out.format = match img.format {
+        RawFormat::Squashfs => ImageFormat::Squashfs,
+        RawFormat::Erofs => ImageFormat::Erofs,
+        RawFormat::Ddi => ImageFormat::Ddi,
+    };
+    out.fstype = Some(img.fstype.to_string());
+    if let Some(ddi) = &img.ddi {
+        out.partitions = ddi
+            .partitions
+            .iter()
+            .map(|p| PartitionInfo {
+                number: p.index,
+                role: role_name(&p.role),
+                type_guid: p.type_guid.clone(),
+                uuid: p.uuid.clone(),
+                label: p.label.clone(),
+                offset: p.first_byte,
+                size: p.size_bytes,
+                chosen: ddi.chosen == Some(p.index),
+            })
+            .collect();
+    }
+    let mut deep = ctx.clone();
+    deep.deep = true;
+    let input = provenance::Input {
+        src,
+        ddi: img.ddi.as_ref(),
+        xattr_hash: side.0,
+        sidecar_hash: side.1,
+        sidecar_sig: side.2,
+        sidecar_tree: side.3,
+    };
+    (out.verity, out.signature) = provenance::evaluate(&input, &deep, progress);
+    let content = Content::Fs(img.fs);
+    let v = SystemdVersion::DEFAULT;
+    for class in [ImageClass::Sysext, ImageClass::Confext] {
+        match find_release(&content, class, &out.name, &file_name, v) {
+            Ok(Some(r)) => {
+                out.class = Some(class);
+                out.release_file = Some(r.path);
+                out.release = Some(r.pairs);
+                break;
+            }
+            Ok(None) => {}
+            Err(e) => out.errors.push(format!("release: {e}")),
+        }
+    }
+    out.ships_os_release = content.exists("/usr/lib/os-release").unwrap_or(false);
+    out.ok = out.errors.is_empty()
+        && out.verity.problems.is_empty()
+        && out.verity.verified != Some(false)
+        && !matches!(
+            out.signature.status,
+            SignatureStatus::Invalid | SignatureStatus::Untrusted
+        );
+    out
+}
+
+/// The image name systemd (≥256) derives from a file name.
+fn image_name(file_name: &str) -> String {
+    let s = file_name;
+    let s = s
+        .strip_suffix(".sysext.raw")
+        .or_else(|| s.strip_suffix(".confext.raw"))
+        .or_else(|| s.strip_suffix(".raw"))
+        .unwrap_or(s);
+    s.to_string()
+}
+
+type Side = (
+    Option<String>,
+    Option<String>,
+    Option<Vec<u8>>,
+    Option<Arc<dyn ReadAt>>,
+);
+
+/// Side-car files next to an image on the auditing machine.
+fn sidecars_host(path: &Path, file: &std::fs::File) -> Side {
+    let p = path.to_string_lossy();
+    let stem = p.strip_suffix(".raw").unwrap_or(&p).to_string();
+    let mut side: Side = (None, None, None, None);
+    for kind in ["roothash", "usrhash"] {
+        if side.0.is_none() {
+            if let Ok(Some(v)) = crate::rootfs::xattr_fd(file, &format!("user.verity.{kind}")) {
+                side.0 = crate::analyze::parse_hex_hash(&v);
+            }
+        }
+        if side.1.is_none() {
+            if let Ok(v) = std::fs::read(format!("{stem}.{kind}")) {
+                side.1 = crate::analyze::parse_hex_hash(&v);
+            }
+        }
+        if side.2.is_none() {
+            if let Ok(v) = std::fs::read(format!("{stem}.{kind}.p7s")) {
+                if !v.is_empty() && v.len() <= extwatch_formats::pkcs7::MAX_PKCS7 {
+                    side.2 = Some(v);
+                }
+            }
+        }
+    }
+    if let Ok(f) = std::fs::File::open(format!("{stem}.verity")) {
+        side.3 = Some(Arc::new(f));
+    }
+    side
+}
