@@ -153,6 +153,19 @@ pub enum PartType {
     LinuxGeneric,
 }
 
+/// dm-verity partitions of a DDI made by systemd-repart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DdiVerity {
+    /// Data partition only.
+    None,
+    /// Data + verity hash partition (`Verity=data`/`hash`); the root hash is only implied by the
+    /// partition UUIDs.
+    Hash,
+    /// Data + hash + signature partition, signed with [`Fixtures::signing_key`] (systemd needs
+    /// device-mapper to merge it, which test containers usually lack).
+    Signed,
+}
+
 /// On-disk form of an image.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Format {
@@ -168,6 +181,8 @@ pub enum Format {
         part: PartType,
         /// erofs instead of squashfs.
         erofs: bool,
+        /// Verity partitions (not for [`PartType::LinuxGeneric`]).
+        verity: DdiVerity,
     },
 }
 
@@ -201,6 +216,31 @@ impl Fixtures {
         let built = self.build(img, fmt)?;
         fs::copy(&built, dest)?;
         Ok(())
+    }
+
+    /// A self-signed RSA key and certificate (PEM) for signing DDIs, made once with openssl.
+    pub fn signing_key(&self) -> io::Result<(PathBuf, PathBuf)> {
+        let key = self.cache.join("signing-key.pem");
+        let cert = self.cache.join("signing-cert.crt");
+        if !cert.exists() {
+            let st = Command::new("openssl")
+                .args([
+                    "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "30",
+                ])
+                .args(["-subj", "/CN=extwatch test signer"])
+                .arg("-keyout")
+                .arg(&key)
+                .arg("-out")
+                .arg(&cert)
+                .output()?;
+            if !st.status.success() {
+                return Err(io::Error::other(format!(
+                    "openssl req failed: {}",
+                    String::from_utf8_lossy(&st.stderr)
+                )));
+            }
+        }
+        Ok((key, cert))
     }
 
     /// Builds (or returns the cached) image file.
@@ -238,7 +278,11 @@ impl Fixtures {
                 v.push(s(&stage));
                 v
             }
-            Format::Ddi { part, erofs } => {
+            Format::Ddi {
+                part,
+                erofs,
+                verity,
+            } => {
                 let defs = self.cache.join(format!("repart-{n}.d"));
                 fs::create_dir_all(&defs)?;
                 let (ty, copy) = match part {
@@ -246,14 +290,38 @@ impl Fixtures {
                     PartType::UsrX86_64 => ("usr-x86-64", "/usr:/"),
                     PartType::LinuxGeneric => ("linux-generic", "/:/"),
                 };
+                if verity != DdiVerity::None && part == PartType::LinuxGeneric {
+                    return Err(io::Error::other("linux-generic partitions have no verity"));
+                }
                 let fsname = if erofs { "erofs" } else { "squashfs" };
+                let vdata = if verity == DdiVerity::None {
+                    ""
+                } else {
+                    "Verity=data\nVerityMatchKey=data\n"
+                };
                 fs::write(
                     defs.join("10-data.conf"),
                     format!(
-                        "[Partition]\nType={ty}\nFormat={fsname}\nCopyFiles={copy}\nMinimize=best\n"
+                        "[Partition]\nType={ty}\nFormat={fsname}\nCopyFiles={copy}\nMinimize=best\n{vdata}"
                     ),
                 )?;
-                vec![
+                if verity != DdiVerity::None {
+                    fs::write(
+                        defs.join("20-hash.conf"),
+                        format!("[Partition]\nType={ty}-verity\nVerity=hash\nVerityMatchKey=data\nMinimize=best\n"),
+                    )?;
+                }
+                let mut extra = Vec::new();
+                if verity == DdiVerity::Signed {
+                    fs::write(
+                        defs.join("30-sig.conf"),
+                        format!("[Partition]\nType={ty}-verity-sig\nVerity=signature\nVerityMatchKey=data\n"),
+                    )?;
+                    let (key, cert) = self.signing_key()?;
+                    extra.push(format!("--private-key={}", s(&key)));
+                    extra.push(format!("--certificate={}", s(&cert)));
+                }
+                let mut v: Vec<String> = vec![
                     "systemd-repart".into(),
                     "--empty=create".into(),
                     "--size=auto".into(),
@@ -262,8 +330,10 @@ impl Fixtures {
                     "--no-pager".into(),
                     format!("--definitions={}", s(&defs)),
                     format!("--copy-source={}", s(&stage)),
-                    s(&out),
-                ]
+                ];
+                v.extend(extra);
+                v.push(s(&out));
+                v
             }
         };
         let _ = fs::remove_file(&out);

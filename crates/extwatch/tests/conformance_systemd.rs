@@ -30,7 +30,9 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use extwatch_testsupport::fixtures::{Fixtures, Format, Image, PartType, RootBuilder, DEBIAN_13};
+use extwatch_testsupport::fixtures::{
+    DdiVerity, Fixtures, Format, Image, PartType, RootBuilder, DEBIAN_13,
+};
 use extwatch_testsupport::runner::{run_systemd, Class, Systemd};
 use extwatch_testsupport::verdicts::{lines_about, normalize_reason, ClassVerdicts};
 use extwatch_testsupport::Env;
@@ -892,7 +894,11 @@ fn scenarios() -> Vec<Scenario> {
             "ddi",
             |fx, r| {
                 deb_root(r)?;
-                let ddi = |part, erofs| Format::Ddi { part, erofs };
+                let ddi = |part, erofs| Format::Ddi {
+                    part,
+                    erofs,
+                    verity: DdiVerity::None,
+                };
                 r.image(
                     fx,
                     "var/lib/extensions/ddi-root.raw",
@@ -926,6 +932,43 @@ fn scenarios() -> Vec<Scenario> {
                 Ok(())
             },
             &["ddi-root", "ddi-usr", "ddi-generic", "cddi"],
+        ),
+        sc(
+            "ddi-verity-unsigned",
+            |fx, r| {
+                deb_root(r)?;
+                let v = |part, erofs| Format::Ddi {
+                    part,
+                    erofs,
+                    verity: DdiVerity::Hash,
+                };
+                r.image(
+                    fx,
+                    "var/lib/extensions/vroot.raw",
+                    &sx("vroot", DEB),
+                    v(PartType::RootX86_64, false),
+                )?;
+                r.image(
+                    fx,
+                    "var/lib/extensions/vusr.raw",
+                    &sx("vusr", DEB),
+                    v(PartType::UsrX86_64, true),
+                )?;
+                r.image(
+                    fx,
+                    "var/lib/extensions/vfed.raw",
+                    &sx("vfed", FEDORA),
+                    v(PartType::RootX86_64, false),
+                )?;
+                r.image(
+                    fx,
+                    "var/lib/confexts/vconf.raw",
+                    &cx("vconf", DEB),
+                    v(PartType::RootX86_64, true),
+                )?;
+                Ok(())
+            },
+            &["vroot", "vusr", "vconf"],
         ),
         sc252(
             "merged-mix-opt",
