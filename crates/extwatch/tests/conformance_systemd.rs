@@ -19,6 +19,23 @@
 //! The scenarios also pin systemd's own verdicts (`used`), so a harness bug or a systemd change shows up
 //! as an "oracle" mismatch rather than silently moving the target.
 //!
+//! Observed systemd behaviour the scenarios pin (257.13 and 252.38, both with `--root=`):
+//! * A **raw** image whose release file cannot be found for its name at mount time (no release, another
+//!   suffix without the strict xattr, two qualifying candidates, `baz.sysext.raw` carrying
+//!   `extension-release.baz.sysext` on 257, `foo_1.2.raw` carrying `extension-release.foo` on 252) fails
+//!   the **whole** merge: "Failed to read metadata for image NAME: No medium found" (ENOTUNIQ: "Name not
+//!   unique on network"). A directory image in the same situation is only ignored ("carries no release
+//!   data").
+//! * `/usr/lib/os-release` in a directory image fails the whole merge on 257 and 252; in a raw image it
+//!   only refuses that image on 257 ("Extension contains '/usr/lib/os-release', which is not allowed,
+//!   refusing.") but fails the whole merge on 252. v252's `merge` exits 0 even then.
+//! * 257.13 with `--root=` does **not** follow symlinks in search directories ("Skipping directory entry
+//!   'link.raw', which is neither regular file, directory nor block device."), like 252.
+//! * 252 with images in `/usr/lib/extensions` fails the overlay mount with ELOOP.
+//! * `/etc/initrd-release` inside `--root` does not make 257/252 use the initrd scope or `/.extra/sysext`.
+//! * 252 words its reasons differently ("carries no extension-release data, ignoring extension.",
+//!   "is for sysext API level …", "does not contain VERSION_ID in extension-release …").
+//!
 //! Needs root, `unshare -m` and the trixie root (`scripts/trixie-root.sh`). Without them the test prints
 //! a skip message, unless `EXTWATCH_REQUIRE_SYSTEMD=1`, which turns that into a failure.
 //! `EXTWATCH_CONFORMANCE_KEEP=1` keeps the work directory (roots, logs, extwatch output) and prints it;
@@ -1083,6 +1100,64 @@ fn scenarios() -> Vec<Scenario> {
             },
             &[],
             &[],
+        ),
+        sc252(
+            "initrd-release-in-root",
+            |fx, r| {
+                deb_root(r)?;
+                r.file("etc/initrd-release", DEBIAN_13)?;
+                r.image(
+                    fx,
+                    "var/lib/extensions/ir-default",
+                    &sx("ir-default", DEB),
+                    DIR,
+                )?;
+                r.image(
+                    fx,
+                    "var/lib/extensions/ir-initrd",
+                    &sx(
+                        "ir-initrd",
+                        "ID=debian\nVERSION_ID=13\nSYSEXT_SCOPE=initrd\n",
+                    ),
+                    DIR,
+                )?;
+                r.image(fx, ".extra/sysext/ir-extra.raw", &sx("ir-extra", DEB), SQ)?;
+                r.image(
+                    fx,
+                    "run/confexts/ir-conf",
+                    &cx(
+                        "ir-conf",
+                        "ID=debian\nVERSION_ID=13\nCONFEXT_SCOPE=initrd\n",
+                    ),
+                    DIR,
+                )?;
+                Ok(())
+            },
+            &["ir-default"],
+            &["ir-default"],
+        ),
+        sc252(
+            "odd-names",
+            |fx, r| {
+                deb_root(r)?;
+                r.image(fx, "var/lib/extensions/dir.raw", &sx("dir.raw", DEB), DIR)?;
+                r.image(fx, "var/lib/extensions/sp ace", &sx("sp ace", DEB), DIR)?;
+                r.image(
+                    fx,
+                    "var/lib/extensions/UPPER.RAW",
+                    &sx("UPPER.RAW", DEB),
+                    SQ,
+                )?;
+                r.image(
+                    fx,
+                    "var/lib/extensions/dots.v1.raw",
+                    &sx("dots.v1", DEB),
+                    SQ,
+                )?;
+                Ok(())
+            },
+            &["dir.raw", "sp ace", "dots.v1"],
+            &["dir.raw", "sp ace", "dots.v1"],
         ),
         sc252(
             "no-images",
