@@ -254,6 +254,41 @@ impl FsReader for ErofsReader {
         Ok(out)
     }
 
+    fn read_file_chunks(
+        &self,
+        path: &[u8],
+        sink: &mut dyn FnMut(&[u8]) -> Result<(), FsError>,
+    ) -> Result<u64, FsError> {
+        let inode = self.must(path)?;
+        if !inode.is_file() {
+            return Err(FsError::WrongType(format!(
+                "{} is not a regular file",
+                String::from_utf8_lossy(path)
+            )));
+        }
+        let len = inode.data_size();
+        let file = self.fs.open_inode_file(inode).map_err(ef_err)?;
+        let mut buf = vec![0u8; limits::CHUNK];
+        let mut off = 0u64;
+        while off < len {
+            let want = usize::try_from((len - off).min(limits::CHUNK as u64)).unwrap_or(0);
+            let Some(chunk) = buf.get_mut(..want) else {
+                break;
+            };
+            let n = block_on(file.read_at(chunk, off))?.map_err(ef_err)?;
+            if n == 0 {
+                return Err(malformed(format!(
+                    "{}: data ends at {off} of {len} bytes",
+                    String::from_utf8_lossy(path)
+                )));
+            }
+            let n = n.min(want);
+            off += n as u64;
+            sink(&chunk[..n])?;
+        }
+        Ok(off)
+    }
+
     fn read_link(&self, path: &[u8]) -> Result<Vec<u8>, FsError> {
         let inode = self.must(path)?;
         if !inode.is_symlink() {

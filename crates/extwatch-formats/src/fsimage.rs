@@ -19,6 +19,11 @@ pub mod limits {
     pub const MAX_XATTRS: usize = 1024;
     /// Largest single xattr value.
     pub const MAX_XATTR_VALUE: usize = 64 * 1024;
+    /// Largest file [`super::FsReader::read_file_chunks`]'s default implementation (which reads the
+    /// whole file at once) accepts; readers with real streaming have no such limit.
+    pub const MAX_SLURP: u64 = 64 * 1024 * 1024;
+    /// Size of the chunks streaming readers hand out.
+    pub const CHUNK: usize = 256 * 1024;
 }
 
 /// What went wrong reading an image.
@@ -106,6 +111,22 @@ pub trait FsReader: Send + Sync {
     fn read_dir(&self, path: &[u8]) -> Result<Vec<(Vec<u8>, Entry)>, FsError>;
     /// The whole content of a regular file, failing with `TooLarge` when over `max` bytes.
     fn read_file(&self, path: &[u8], max: u64) -> Result<Vec<u8>, FsError>;
+    /// Streams the content of a regular file to `sink` in chunks of at most [`limits::CHUNK`] bytes,
+    /// so a file of any size is read in bounded memory (hashing a multi-GiB file, a decompression
+    /// bomb). Returns the number of bytes delivered, which equals the inode's size or the call fails.
+    /// The default reads the whole file with [`FsReader::read_file`] (capped at [`limits::MAX_SLURP`]);
+    /// the squashfs and erofs readers stream for real.
+    fn read_file_chunks(
+        &self,
+        path: &[u8],
+        sink: &mut dyn FnMut(&[u8]) -> Result<(), FsError>,
+    ) -> Result<u64, FsError> {
+        let data = self.read_file(path, limits::MAX_SLURP)?;
+        for c in data.chunks(limits::CHUNK) {
+            sink(c)?;
+        }
+        Ok(data.len() as u64)
+    }
     /// Target of a symlink.
     fn read_link(&self, path: &[u8]) -> Result<Vec<u8>, FsError>;
     /// Extended attributes of an entry, full names (`user.x`, `security.capability`).

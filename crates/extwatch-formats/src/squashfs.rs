@@ -459,6 +459,59 @@ impl FsReader for SquashfsReader {
         Ok(out)
     }
 
+    fn read_file_chunks(
+        &self,
+        path: &[u8],
+        sink: &mut dyn FnMut(&[u8]) -> Result<(), FsError>,
+    ) -> Result<u64, FsError> {
+        let node = self
+            .node(path)
+            .ok_or_else(|| FsError::NotFound(String::from_utf8_lossy(path).into_owned()))?;
+        let InnerNode::File(f) = &node.inner else {
+            return Err(FsError::WrongType(format!(
+                "{} is not a regular file",
+                String::from_utf8_lossy(path)
+            )));
+        };
+        let len = f.file_len() as u64;
+        // backhand decompresses one block at a time (at most the block size, itself bounded by
+        // squashfs to 1 MiB); we pass its output on in fixed chunks, so memory stays bounded
+        // whatever the file size, and sparse blocks cost no image reads.
+        let mut reader = self
+            .fs
+            .file(f)
+            .reader_checked()
+            .map_err(bh_err)?
+            .take(len.saturating_add(1));
+        let mut buf = vec![0u8; limits::CHUNK];
+        let mut total = 0u64;
+        loop {
+            let n = match reader.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    return Err(malformed(format!(
+                        "reading {}: {e}",
+                        String::from_utf8_lossy(path)
+                    )))
+                }
+            };
+            total += n as u64;
+            if total > len {
+                break;
+            }
+            sink(&buf[..n])?;
+        }
+        if total != len {
+            return Err(malformed(format!(
+                "{}: read {total} bytes, inode says {len}",
+                String::from_utf8_lossy(path)
+            )));
+        }
+        Ok(total)
+    }
+
     fn read_link(&self, path: &[u8]) -> Result<Vec<u8>, FsError> {
         use std::os::unix::ffi::OsStrExt;
         let node = self
