@@ -10,6 +10,7 @@ pub mod analyze;
 pub mod checks;
 pub mod content;
 pub mod discover;
+pub mod files;
 pub mod merged;
 pub mod paths;
 pub mod policy;

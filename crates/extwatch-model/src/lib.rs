@@ -472,3 +472,92 @@ pub fn verify_schema_json() -> String {
     s.push('\n');
     s
 }
+
+/// What `extwatch files IMAGE --format json` prints: every entry of an image's file system, read
+/// without mounting it, in pre-order with the entries of each directory sorted by name bytes (the
+/// order of `systemd-dissect --mtree`).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+pub struct FilesReport {
+    /// Always [`SCHEMA`].
+    pub schema: String,
+    /// The image path given.
+    pub image: String,
+    /// Container format of the image.
+    pub format: ImageFormat,
+    /// Every entry, the root directory (`/`) first.
+    pub entries: Vec<FileRecord>,
+}
+
+/// Type of one file-system entry.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema, PartialEq, Eq, Hash)]
+#[serde(rename_all = "lowercase")]
+pub enum FileType {
+    /// Regular file.
+    File,
+    /// Directory.
+    Dir,
+    /// Symbolic link.
+    Symlink,
+    /// Character device (overlayfs whiteouts are 0:0 character devices).
+    Char,
+    /// Block device.
+    Block,
+    /// Named pipe.
+    Fifo,
+    /// Unix socket.
+    Socket,
+}
+
+/// One entry of an image's file system.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+pub struct FileRecord {
+    /// Absolute path inside the image (`/` for the root), as UTF-8; bytes that are not valid UTF-8
+    /// are replaced by U+FFFD (then `path_bytes_hex` carries the exact name).
+    pub path: String,
+    /// The exact path bytes in lowercase hex; present only when the path is not valid UTF-8.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path_bytes_hex: Option<String>,
+    /// Entry type.
+    #[serde(rename = "type")]
+    pub file_type: FileType,
+    /// Permission bits including setuid/setgid/sticky, octal with at least four digits (`"0755"`,
+    /// `"4755"`).
+    pub mode: String,
+    /// Owner uid.
+    pub uid: u32,
+    /// Owner gid.
+    pub gid: u32,
+    /// Size in bytes (files: content length; symlinks: target length; others 0).
+    pub size: u64,
+    /// Modification time, RFC 3339 UTC (null when outside years 0–9999).
+    pub mtime: Option<String>,
+    /// `major:minor` of character and block devices, else null.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<String>,
+    /// Symlink target (not resolved), lossy UTF-8; null for other types.
+    pub target: Option<String>,
+    /// The exact target bytes in lowercase hex; present only when the target is not valid UTF-8.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_bytes_hex: Option<String>,
+    /// `security.capability` xattr (file capabilities) in lowercase hex, or null.
+    pub capability: Option<String>,
+    /// `security.selinux` label (trailing NUL removed), or null.
+    pub selinux: Option<String>,
+    /// overlayfs opaque directory (`trusted.overlay.opaque` or `user.overlay.opaque` is `y`).
+    #[serde(default)]
+    pub opaque: bool,
+    /// overlayfs whiteout (0:0 character device, or an `overlay.whiteout` xattr): the entry deletes
+    /// the same path of lower layers when merged.
+    #[serde(default)]
+    pub whiteout: bool,
+    /// SHA-256 of a regular file's content, lowercase hex; null unless hashing was asked for.
+    pub sha256: Option<String>,
+}
+
+/// The JSON Schema of [`FilesReport`].
+pub fn files_schema_json() -> String {
+    let schema = schemars::schema_for!(FilesReport);
+    let mut s = serde_json::to_string_pretty(&schema).expect("schema serialises");
+    s.push('\n');
+    s
+}
