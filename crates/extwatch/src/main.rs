@@ -11,6 +11,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use extwatch_core::version::SystemdVersion;
 use extwatch_model::Severity;
 
+mod files;
+
 #[derive(Parser)]
 #[command(
     name = "extwatch",
@@ -67,6 +69,10 @@ enum Command {
     },
     /// Print the JSON Schema of the report (`--format json` output).
     Schema,
+    /// List every entry of one image (directory, squashfs, erofs or DDI) without mounting it:
+    /// types, modes, owners, sizes, link targets, capabilities, SELinux labels, overlay whiteouts,
+    /// optionally SHA-256 (`--hash`); `--format mtree` prints what `systemd-dissect --mtree` prints.
+    Files(files::FilesArgs),
 }
 
 #[derive(Args)]
@@ -223,6 +229,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             emit(&extwatch_model::report_schema_json())?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Files(a) => files::run(&a),
     }
 }
 

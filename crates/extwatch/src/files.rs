@@ -1,0 +1,218 @@
+//! `extwatch files IMAGE`: every entry of an image (directory, squashfs, erofs or DDI) without
+//! mounting it, as a table, as JSON (`FilesReport` in the model), or byte-for-byte as
+//! `systemd-dissect --mtree` prints it. The work is in `extwatch_core::files`; this is argument
+//! handling and output.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{bail, Context, Result};
+use extwatch_core::content::Content;
+use extwatch_core::files::{self, EntryKind, FileEntry, WalkLimits};
+use extwatch_core::rootfs::RootFs;
+use extwatch_model::ImageFormat;
+
+/// Output formats of `extwatch files`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum FilesFormat {
+    /// One line per entry, fitting 100 columns.
+    Table,
+    /// The `FilesReport` JSON object.
+    Json,
+    /// Exactly what `systemd-dissect --mtree IMAGE` prints (systemd 257).
+    Mtree,
+}
+
+/// Arguments of `extwatch files`.
+#[derive(clap::Args, Debug)]
+pub struct FilesArgs {
+    /// The image: a directory, or a squashfs, erofs or DDI (.raw) file.
+    #[arg(value_name = "IMAGE")]
+    pub image: PathBuf,
+    /// Compute the SHA-256 of every regular file (in parallel, streaming).
+    #[arg(long)]
+    pub hash: bool,
+    /// Output format (`mtree` matches `systemd-dissect --mtree`, which always hashes).
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: FilesFormat,
+    /// Architecture used to pick the DDI partition (systemd's names, e.g. x86-64, arm64).
+    #[arg(long, value_name = "ARCH")]
+    pub architecture: Option<String>,
+    /// Hashing threads (default: available CPUs).
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+}
+
+fn open(path: &std::path::Path, arch: &str) -> Result<(Content, ImageFormat), String> {
+    let md = std::fs::metadata(path).map_err(|e| e.to_string())?;
+    if md.is_dir() {
+        let r = RootFs::open(path).map_err(|e| e.to_string())?;
+        return Ok((Content::Dir(r), ImageFormat::Directory));
+    }
+    let f = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let src: Arc<dyn extwatch_core::files::ReadAt> = Arc::new(f);
+    let img = extwatch_core::files::open_image(src, arch).map_err(|e| e.to_string())?;
+    let fmt = match img.format {
+        extwatch_core::files::RawFormat::Squashfs => ImageFormat::Squashfs,
+        extwatch_core::files::RawFormat::Erofs => ImageFormat::Erofs,
+        extwatch_core::files::RawFormat::Ddi => ImageFormat::Ddi,
+    };
+    Ok((Content::Fs(img.fs), fmt))
+}
+
+/// Runs `extwatch files`.
+pub fn run(args: &FilesArgs) -> Result<ExitCode> {
+    let arch = match &args.architecture {
+        Some(a) => extwatch_core::discover::architecture_name(a).with_context(|| {
+            format!("unknown architecture '{a}' (use systemd's names, e.g. x86-64, arm64)")
+        })?,
+        None => extwatch_core::discover::native_architecture(),
+    };
+    let shown = args.image.display().to_string();
+    let (content, format) =
+        open(&args.image, arch).map_err(|e| anyhow::anyhow!("cannot read image {shown}: {e}"))?;
+    let limits = WalkLimits::default();
+    let mut entries = files::walk(&content, &limits)
+        .map_err(|e| anyhow::anyhow!("cannot list image {shown}: {e}"))?;
+    drop(content);
+    if args.hash || args.format == FilesFormat::Mtree {
+        let threads = args.threads.unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+        });
+        let path = args.image.clone();
+        let opener = move || open(&path, arch).map(|(c, _)| c);
+        files::hash_files_limited(
+            &opener,
+            &mut entries,
+            threads,
+            limits.max_total_bytes_hashed,
+        )
+        .map_err(|e| anyhow::anyhow!("cannot hash files of {shown}: {e}"))?;
+    }
+    let out = std::io::stdout().lock();
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, out);
+    let r = match args.format {
+        FilesFormat::Mtree => out.write_all(files::render_mtree(&entries).as_bytes()),
+        FilesFormat::Json => {
+            let report = files::to_report(&shown, format, &entries);
+            serde_json::to_writer_pretty(&mut out, &report)
+                .map_err(std::io::Error::other)
+                .and_then(|_| out.write_all(b"\n"))
+        }
+        FilesFormat::Table => table(&mut out, &entries, args.hash),
+    };
+    match r.and_then(|_| out.flush()) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+        Err(e) => bail!("writing to stdout: {e}"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `ls -l`-like text: control and non-UTF-8 bytes escaped as `\xNN`, paths shortened from the left so
+/// every line fits 100 columns.
+fn table(out: &mut impl Write, entries: &[FileEntry], hash: bool) -> std::io::Result<()> {
+    const WIDTH: usize = 100;
+    for e in entries {
+        let t = match e.kind {
+            EntryKind::File => '-',
+            EntryKind::Dir => 'd',
+            EntryKind::Symlink => 'l',
+            EntryKind::CharDevice => 'c',
+            EntryKind::BlockDevice => 'b',
+            EntryKind::Fifo => 'p',
+            EntryKind::Socket => 's',
+        };
+        let perm = perms(t, e.mode);
+        let extra = if hash {
+            match &e.sha256 {
+                Some(h) => hex12(h),
+                None => "-".repeat(12),
+            }
+        } else {
+            extwatch_core::analyze::rfc3339(e.mtime)
+                .map(|s| s.get(..16).unwrap_or(&s).replace('T', " "))
+                .unwrap_or_else(|| "?".repeat(16))
+        };
+        let size = if matches!(e.kind, EntryKind::CharDevice | EntryKind::BlockDevice) {
+            let (ma, mi) = files::major_minor(e.rdev);
+            format!("{ma},{mi}")
+        } else {
+            e.size.to_string()
+        };
+        let head = format!("{perm} {:>5} {:>5} {size:>11} {extra} ", e.uid, e.gid);
+        let mut name = show(&e.path);
+        if let Some(t) = &e.link_target {
+            name.push_str(" -> ");
+            name.push_str(&show(t));
+        }
+        let room = WIDTH.saturating_sub(head.chars().count());
+        let n = name.chars().count();
+        if n > room && room > 1 {
+            let keep: String = name.chars().skip(n - (room - 1)).collect();
+            name = format!("…{keep}");
+        }
+        writeln!(out, "{head}{name}")?;
+    }
+    Ok(())
+}
+
+fn hex12(h: &[u8; 32]) -> String {
+    h.iter().take(6).map(|b| format!("{b:02x}")).collect()
+}
+
+fn perms(t: char, mode: u32) -> String {
+    let mut s = String::with_capacity(10);
+    s.push(t);
+    let bits = [
+        (0o400, 'r'),
+        (0o200, 'w'),
+        (0o100, 'x'),
+        (0o040, 'r'),
+        (0o020, 'w'),
+        (0o010, 'x'),
+        (0o004, 'r'),
+        (0o002, 'w'),
+        (0o001, 'x'),
+    ];
+    for (i, (b, c)) in bits.iter().enumerate() {
+        let set = mode & b != 0;
+        let special = match i {
+            2 => mode & 0o4000 != 0,
+            5 => mode & 0o2000 != 0,
+            8 => mode & 0o1000 != 0,
+            _ => false,
+        };
+        s.push(match (set, special, i) {
+            (true, true, 8) => 't',
+            (false, true, 8) => 'T',
+            (true, true, _) => 's',
+            (false, true, _) => 'S',
+            (true, false, _) => *c,
+            (false, false, _) => '-',
+        });
+    }
+    s
+}
+
+/// Lossy UTF-8 with control characters and backslash as `\xNN`.
+fn show(b: &[u8]) -> String {
+    let mut s = String::with_capacity(b.len());
+    for chunk in b.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            if c.is_control() || c == '\\' {
+                s.push_str(&format!("\\x{:02x}", c as u32));
+            } else {
+                s.push(c);
+            }
+        }
+        for &x in chunk.invalid() {
+            s.push_str(&format!("\\x{x:02x}"));
+        }
+    }
+    s
+}
