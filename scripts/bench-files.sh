@@ -11,12 +11,12 @@
 #   scripts/bench-files.sh [RUNS]        (default 3 runs each, best time reported)
 #
 # Environment: EXTWATCH (binary; default: cargo build --release into $CARGO_TARGET_DIR or
-# /work/target-d), BENCH_DIR (scratch; default /var/tmp/extwatch-bench), SRC (tree; default /usr),
+# /work/target-d), BENCH_DIR (scratch; default /var/tmp/extwatch-bench-files), SRC (tree; default /usr),
 # MIN_FILES (default 100000), COMP (mksquashfs compressor; default zstd).
 set -eu
 
 RUNS="${1:-3}"
-BENCH_DIR="${BENCH_DIR:-/var/tmp/extwatch-bench}"
+BENCH_DIR="${BENCH_DIR:-/var/tmp/extwatch-bench-files}"
 SRC="${SRC:-/usr}"
 MIN_FILES="${MIN_FILES:-100000}"
 COMP="${COMP:-zstd}"
@@ -58,7 +58,7 @@ EOF
     fi
     echo "bench-files: building $IMG from $SRC (+ padding) with $COMP" >&2
     mksquashfs "$SRC" "$PAD" "$IMG" -noappend -quiet -no-progress -comp "$COMP" \
-        -no-xattrs -wildcards -e 'proc' >/dev/null
+        -no-xattrs >/dev/null
     rm -rf "$PAD"
 fi
 

@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 use crate::content::Content;
 use crate::discover::{Found, Kind};
 use crate::provenance::{self, TrustCtx};
-use crate::release::{find_release, validate, HostRelease};
+use crate::release::{find_release, validate, HostRelease, Lookup};
 use crate::rootfs::{xattr_fd, RootFs};
 use crate::version::SystemdVersion;
 
@@ -101,7 +101,7 @@ pub fn analyze(
                             sidecar_tree: side.tree,
                         };
                         (verity, signature) = provenance::evaluate(&input, trust, &|_| {});
-                        Some(Content::Fs(img.fs))
+                        Some(crate::content::mounted(img))
                     }
                     Err(e) => {
                         errors.push(format!("cannot read image: {e}"));
@@ -118,13 +118,17 @@ pub fn analyze(
 
     let mut release = None;
     let mut release_file = None;
+    // systemd's verdict when the lookup itself fails: for raw/block images the release is checked at
+    // mount time and a failure aborts the whole merge; directory images are merely skipped.
+    let mut lookup_failure: Option<&'static str> = None;
     if let Some(c) = &content {
         match find_release(c, f.class, &f.name, &file_name, v) {
-            Ok(Some(r)) => {
+            Ok(Lookup::Found(r)) => {
                 release_file = Some(r.path);
                 release = Some(r.pairs);
             }
-            Ok(None) => {}
+            Ok(Lookup::Absent) => lookup_failure = Some("No medium found"),
+            Ok(Lookup::NotUnique(_)) => lookup_failure = Some("Name not unique on network"),
             Err(e) => errors.push(format!("cannot read release: {e}")),
         }
         if f.class == ImageClass::Sysext {
@@ -134,21 +138,45 @@ pub fn analyze(
             }
         }
     }
-    let compatible = if extra.ships_os_release && f.kind == Kind::Directory {
-        Err(format!(
-            "Failed to read metadata for image {}: No medium found",
-            f.name
-        ))
+    let raw = f.kind != Kind::Directory;
+    let portable = f.class == ImageClass::Portable;
+    let (compatible, fails_merge) = if extra.ships_os_release && v.major <= 253 {
+        (
+            Err("Extension image contains /usr/lib/os-release file, which is not allowed (it may carry /etc/os-release), refusing.".to_string()),
+            true,
+        )
+    } else if extra.ships_os_release && !raw {
+        (
+            Err(format!(
+                "Failed to read metadata for image {}: No medium found",
+                f.name
+            )),
+            true,
+        )
     } else if extra.ships_os_release {
-        Err("Extension contains '/usr/lib/os-release', which is not allowed, refusing.".into())
+        (
+            Err("Extension contains '/usr/lib/os-release', which is not allowed, refusing.".into()),
+            false,
+        )
+    } else if let (true, false, Some(why), true) =
+        (raw, portable, lookup_failure, content.is_some())
+    {
+        (
+            Err(format!(
+                "Failed to read metadata for image {}: {why}",
+                f.name
+            )),
+            f.searched && f.masked_by.is_none(),
+        )
     } else {
-        validate(&f.name, f.class, release.as_ref(), host, v)
+        (validate(&f.name, f.class, release.as_ref(), host, v), false)
     };
     let image = Image {
         name: f.name.clone(),
         class: f.class,
         path: f.path.clone(),
         resolved_path: f.resolved.clone(),
+        symlink: f.symlink,
         format,
         search_dir: f.search_dir.clone(),
         searched: f.searched,
@@ -158,6 +186,7 @@ pub fn analyze(
         compatible: Compatibility {
             ok: compatible.is_ok(),
             reason: compatible.err(),
+            fails_merge,
         },
         merged: false,
         merged_into: vec![],

@@ -109,6 +109,12 @@ pub const CATALOGUE: &[CheckDef] = &[
     CheckDef { id: "trust-store-ignored-files", severity: Low, controls: &["SI-7", "SR-4"], description: "verity.d holds files systemd ignores (.pem, wrong suffix) or is empty" },
     CheckDef { id: "policy-allows-unsigned", severity: Medium, controls: &["SI-7", "CM-7", "SR-11"], description: "effective image policy accepts unsigned/unprotected images" },
     CheckDef { id: "policy-verity-fallback", severity: Medium, controls: &["SI-7"], description: "systemd version/policy lets a bad signature fall back to plain verity" },
+    CheckDef { id: "extension-shadows-base", severity: High, controls: &["SI-7", "CM-5"], description: "replaces a file of the base /usr, /opt or /etc (path, base and image sha256)" },
+    CheckDef { id: "extension-overrides-extension", severity: Medium, controls: &["CM-5"], description: "two images ship the same path; subject = the one on top" },
+    CheckDef { id: "extension-adds-executable", severity: Medium, controls: &["CM-7", "CM-8"], description: "new executable in a PATH or libexec directory" },
+    CheckDef { id: "extension-setuid", severity: High, controls: &["AC-6", "CM-7"], description: "setuid/setgid file or file capabilities" },
+    CheckDef { id: "extension-adds-unit", severity: Medium, controls: &["CM-7", "CM-5"], description: "systemd units, generators, udev rules, tmpfiles.d, sysusers.d" },
+    CheckDef { id: "confext-sensitive-config", severity: High, controls: &["AC-3", "CM-5", "CM-6"], description: "delivers authentication/privilege config (pam, sudoers, sshd, ld-preload, nss, polkit, cron, systemd, other)" },
 ];
 
 /// Looks a check up by id.
@@ -135,9 +141,12 @@ pub struct Inputs<'a> {
     pub host_trust: &'a crate::trust::HostTrust,
     /// systemd version in force.
     pub version: crate::version::SystemdVersion,
+    /// What each extension changes, when computed.
+    pub content: Option<&'a crate::changes::Analysis>,
 }
 
-fn finding(id: &str, subject: &str, message: String, evidence: serde_json::Value) -> Finding {
+/// Builds a finding with the catalogue's severity and controls.
+pub fn finding(id: &str, subject: &str, message: String, evidence: serde_json::Value) -> Finding {
     let d = def(id);
     Finding {
         id: id.into(),
@@ -329,6 +338,9 @@ pub fn run(inp: &Inputs) -> (Vec<Finding>, Vec<CheckRun>) {
     ));
 
     provenance_checks(inp, &mut all);
+    if let Some(a) = inp.content {
+        all.extend(crate::checks_content::run(a));
+    }
 
     let mut findings = Vec::new();
     let mut runs = Vec::new();
@@ -529,6 +541,7 @@ mod tests {
             policies: &[],
             host_trust: &trust,
             version: crate::version::SystemdVersion::DEFAULT,
+            content: Some(&crate::changes::Analysis::default()),
         });
         assert_eq!(f.len(), 1, "an empty trust store is reported: {f:?}");
         assert_eq!(runs.len(), CATALOGUE.len());

@@ -99,6 +99,95 @@ impl Content {
     }
 }
 
+/// A file system whose root is mounted at `/usr` (a DDI's usr partition): paths `/usr/…` map to the
+/// partition's `/…`, `/` shows only `usr`, everything else does not exist.
+pub struct UsrMounted(pub Box<dyn FsReader>);
+
+impl UsrMounted {
+    fn map<'a>(&self, p: &'a [u8]) -> Option<&'a [u8]> {
+        if p == b"/usr" {
+            Some(b"/")
+        } else if p.starts_with(b"/usr/") {
+            Some(&p[4..])
+        } else {
+            None
+        }
+    }
+}
+
+impl FsReader for UsrMounted {
+    fn stat(&self, path: &[u8]) -> Result<Option<extwatch_formats::Entry>, FsError> {
+        if path == b"/" || path.is_empty() {
+            return self.0.stat(b"/");
+        }
+        match self.map(path) {
+            Some(p) => self.0.stat(p),
+            None => Ok(None),
+        }
+    }
+    fn read_dir(&self, path: &[u8]) -> Result<Vec<(Vec<u8>, extwatch_formats::Entry)>, FsError> {
+        if path == b"/" || path.is_empty() {
+            let root = self
+                .0
+                .stat(b"/")?
+                .ok_or_else(|| FsError::NotFound("/".into()))?;
+            return Ok(vec![(b"usr".to_vec(), root)]);
+        }
+        match self.map(path) {
+            Some(p) => self.0.read_dir(p),
+            None => Err(FsError::NotFound(
+                String::from_utf8_lossy(path).into_owned(),
+            )),
+        }
+    }
+    fn read_file(&self, path: &[u8], max: u64) -> Result<Vec<u8>, FsError> {
+        match self.map(path) {
+            Some(p) => self.0.read_file(p, max),
+            None => Err(FsError::NotFound(
+                String::from_utf8_lossy(path).into_owned(),
+            )),
+        }
+    }
+    fn read_link(&self, path: &[u8]) -> Result<Vec<u8>, FsError> {
+        match self.map(path) {
+            Some(p) => self.0.read_link(p),
+            None => Err(FsError::NotFound(
+                String::from_utf8_lossy(path).into_owned(),
+            )),
+        }
+    }
+    fn xattrs(&self, path: &[u8]) -> Result<extwatch_formats::fsimage::Xattrs, FsError> {
+        match self.map(path) {
+            Some(p) => self.0.xattrs(p),
+            None if path == b"/" => self.0.xattrs(b"/"),
+            None => Err(FsError::NotFound(
+                String::from_utf8_lossy(path).into_owned(),
+            )),
+        }
+    }
+}
+
+/// Wraps an opened image so its paths are those systemd mounts: a DDI whose usr partition is used
+/// appears under `/usr`.
+pub fn mounted(img: extwatch_formats::OpenedImage) -> Content {
+    use extwatch_formats::ddi::{Designator, PartitionRole};
+    let usr = matches!(
+        img.ddi
+            .as_ref()
+            .and_then(|d| d.chosen_partition())
+            .map(|p| &p.role),
+        Some(PartitionRole::Dps {
+            designator: Designator::Usr,
+            ..
+        })
+    );
+    if usr {
+        Content::Fs(Box::new(UsrMounted(img.fs)))
+    } else {
+        Content::Fs(img.fs)
+    }
+}
+
 /// Resolves symlinks inside a parsed file system, with the image as root. `Ok(None)` when a component
 /// does not exist.
 fn chase(fs: &dyn FsReader, path: &str) -> Result<Option<String>, String> {

@@ -6,8 +6,9 @@
 //! answer is stable, and records same-directory collisions as masked too.
 //!
 //! Version rules: `.sysext`/`.confext` class suffixes are stripped from v255; `.v/` directories are
-//! resolved with vpick from v256; with `--root` systemd ≤255 does not follow symlinks (they are
-//! invisible), ≥256 follows them *inside* the root — as the live host always does.
+//! resolved with vpick from v256. Symlinked entries are followed, resolved *inside* the root, as the
+//! booted host does; `systemd-sysext --root=` (252 and 257.13 verified) skips them instead, so those
+//! images are marked `symlink: true`.
 
 use std::collections::HashMap;
 
@@ -69,8 +70,6 @@ pub struct DiscoverOptions {
     pub version: SystemdVersion,
     /// The root has /etc/initrd-release.
     pub initrd: bool,
-    /// The root is the live host's `/` (systemd runs without `--root`).
-    pub live: bool,
     /// systemd's architecture name of the host.
     pub arch: &'static str,
 }
@@ -160,10 +159,10 @@ fn scan_dir(
         let symlink = ft == FileType::Symlink;
         let mut resolved = None;
         if symlink {
-            if !opts.live && opts.version.major <= 255 {
-                // fstatat(AT_SYMLINK_NOFOLLOW) under --root: the entry is not an image at all.
-                continue;
-            }
+            // The booted host follows symlinks (resolved inside the root, as at boot). Note:
+            // `systemd-sysext --root=` skips symlinked entries (252 and 257.13 alike: "Skipping
+            // directory entry …, which is neither regular file, directory nor block device."); the
+            // image carries `symlink: true` so that difference stays visible.
             match (root.stat(&path), root.resolve(&path)) {
                 (Ok(Some(st)), Ok(target)) => {
                     ft = FileType::from_raw_mode(st.st_mode);

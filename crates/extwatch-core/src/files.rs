@@ -386,6 +386,135 @@ fn walk_dir(root: &OwnedFd, limits: &WalkLimits) -> Result<Vec<FileEntry>, Strin
     Ok(out)
 }
 
+/// The [`Content`] of an opened raw image as an extension sees it: for a DDI whose chosen partition
+/// is a `/usr` partition, its file system appears under `/usr` (as systemd mounts it), see
+/// [`UnderUsr`]; otherwise the file system as is.
+pub fn content_of(img: extwatch_formats::OpenedImage) -> Content {
+    use extwatch_formats::ddi::{Designator, PartitionRole};
+    let usr = img
+        .ddi
+        .as_ref()
+        .and_then(|d| d.chosen_partition())
+        .is_some_and(|p| {
+            matches!(
+                p.role,
+                PartitionRole::Dps {
+                    designator: Designator::Usr,
+                    ..
+                }
+            )
+        });
+    if usr {
+        Content::Fs(Box::new(UnderUsr(img.fs)))
+    } else {
+        Content::Fs(img.fs)
+    }
+}
+
+/// A `/usr` partition's file system placed under `/usr` of a synthetic root directory (mode 0755,
+/// owned by root, no xattrs), so paths are the ones the extension provides. `systemd-dissect --mtree`
+/// lists the same entries; its `./` line describes its own mount point instead of a synthetic root.
+pub struct UnderUsr(pub Box<dyn FsReader>);
+
+impl UnderUsr {
+    /// `Some(inner path)` for `/usr` and below, `None` for the synthetic root, `Err` elsewhere.
+    fn map(path: &[u8]) -> Result<Option<Vec<u8>>, extwatch_formats::FsError> {
+        let mut parts = path
+            .split(|&b| b == b'/')
+            .filter(|c| !c.is_empty() && *c != b".");
+        match parts.next() {
+            None => Ok(None),
+            Some(b"usr") => {
+                let mut p = Vec::with_capacity(path.len());
+                for c in parts {
+                    p.push(b'/');
+                    p.extend_from_slice(c);
+                }
+                if p.is_empty() {
+                    p.push(b'/');
+                }
+                Ok(Some(p))
+            }
+            Some(_) => Err(extwatch_formats::FsError::NotFound(lossy(path))),
+        }
+    }
+
+    fn root(&self) -> Result<Entry, extwatch_formats::FsError> {
+        let usr = self
+            .0
+            .stat(b"/")?
+            .ok_or_else(|| extwatch_formats::FsError::NotFound("/usr".into()))?;
+        Ok(Entry {
+            kind: EntryKind::Dir,
+            mode: 0o755,
+            uid: 0,
+            gid: 0,
+            size: 0,
+            mtime: usr.mtime,
+            rdev: 0,
+        })
+    }
+}
+
+impl FsReader for UnderUsr {
+    fn stat(&self, path: &[u8]) -> Result<Option<Entry>, extwatch_formats::FsError> {
+        match Self::map(path) {
+            Ok(Some(p)) => self.0.stat(&p),
+            Ok(None) => self.root().map(Some),
+            Err(_) => Ok(None),
+        }
+    }
+    fn read_dir(&self, path: &[u8]) -> Result<Vec<(Vec<u8>, Entry)>, extwatch_formats::FsError> {
+        match Self::map(path)? {
+            Some(p) => self.0.read_dir(&p),
+            None => {
+                let usr = self
+                    .0
+                    .stat(b"/")?
+                    .ok_or_else(|| extwatch_formats::FsError::NotFound("/usr".into()))?;
+                Ok(vec![(b"usr".to_vec(), usr)])
+            }
+        }
+    }
+    fn read_file(&self, path: &[u8], max: u64) -> Result<Vec<u8>, extwatch_formats::FsError> {
+        match Self::map(path)? {
+            Some(p) => self.0.read_file(&p, max),
+            None => Err(extwatch_formats::FsError::WrongType(
+                "/ is a directory".into(),
+            )),
+        }
+    }
+    fn read_file_chunks(
+        &self,
+        path: &[u8],
+        sink: &mut dyn FnMut(&[u8]) -> Result<(), extwatch_formats::FsError>,
+    ) -> Result<u64, extwatch_formats::FsError> {
+        match Self::map(path)? {
+            Some(p) => self.0.read_file_chunks(&p, sink),
+            None => Err(extwatch_formats::FsError::WrongType(
+                "/ is a directory".into(),
+            )),
+        }
+    }
+    fn read_link(&self, path: &[u8]) -> Result<Vec<u8>, extwatch_formats::FsError> {
+        match Self::map(path)? {
+            Some(p) => self.0.read_link(&p),
+            None => Err(extwatch_formats::FsError::WrongType(
+                "/ is a directory".into(),
+            )),
+        }
+    }
+    fn xattrs(
+        &self,
+        path: &[u8],
+    ) -> Result<extwatch_formats::fsimage::Xattrs, extwatch_formats::FsError> {
+        match Self::map(path)? {
+            Some(p) => self.0.xattrs(&p),
+            None => Ok(Vec::new()),
+        }
+    }
+}
+
 /// [`hash_files_limited`] without a cap on the bytes hashed.
 pub fn hash_files(
     open: &(dyn Fn() -> Result<Content, String> + Sync),

@@ -7,11 +7,14 @@
 //! [`checks`] (findings) → [`render`] (table/JSON).
 
 pub mod analyze;
+pub mod changes;
 pub mod checks;
+pub mod checks_content;
 pub mod content;
 pub mod discover;
 pub mod files;
 pub mod merged;
+pub mod overlay;
 pub mod paths;
 pub mod policy;
 pub mod provenance;
@@ -76,10 +79,23 @@ pub struct Options {
     pub trust: Option<PathBuf>,
     /// Recompute every image's verity hash tree.
     pub deep: bool,
+    /// Initrd rules: `None` = the root has `/etc/initrd-release` (how the booted system decides).
+    pub initrd: Option<bool>,
+    /// Compute what each extension changes (content checks); implied by `checks`.
+    pub content: bool,
+    /// Hash every file of the base and merged views (for `--baseline`).
+    pub hash_all: bool,
 }
 
 /// Takes the inventory (and, with `checks`, the findings) of a root.
 pub fn audit(opts: &Options) -> Result<(Report, Vec<String>), AuditError> {
+    audit_full(opts).map(|(r, w, _)| (r, w))
+}
+
+/// [`audit`], also returning the content analysis (merged views) when it was made.
+pub fn audit_full(
+    opts: &Options,
+) -> Result<(Report, Vec<String>, Option<changes::Analysis>), AuditError> {
     let root = RootFs::open(&opts.root).map_err(|source| AuditError::Root {
         path: opts.root.clone(),
         source,
@@ -98,7 +114,9 @@ pub fn audit(opts: &Options) -> Result<(Report, Vec<String>), AuditError> {
         }
         None => discover::native_architecture(),
     };
-    let initrd = root.lstat("/etc/initrd-release").ok().flatten().is_some();
+    let initrd = opts
+        .initrd
+        .unwrap_or_else(|| root.lstat("/etc/initrd-release").ok().flatten().is_some());
     let os_release = ["/etc/os-release", "/usr/lib/os-release"]
         .iter()
         .find_map(|p| root.read_file(p, 64 * 1024).ok().flatten())
@@ -109,7 +127,6 @@ pub fn audit(opts: &Options) -> Result<(Report, Vec<String>), AuditError> {
                 None
             }
         });
-    let live = root.is_host_root();
     let host_rel = release::HostRelease {
         os_release: os_release.clone(),
         scope: if initrd { "initrd" } else { "system" },
@@ -141,7 +158,6 @@ pub fn audit(opts: &Options) -> Result<(Report, Vec<String>), AuditError> {
     let dopts = discover::DiscoverOptions {
         version,
         initrd,
-        live,
         arch,
     };
     let (found, w) = discover::discover(&root, &dopts);
@@ -180,6 +196,27 @@ pub fn audit(opts: &Options) -> Result<(Report, Vec<String>), AuditError> {
     } else {
         vec![]
     };
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    let content = (opts.checks || opts.content).then(|| {
+        let classes: Vec<(ImageClass, &'static [&'static str])> =
+            [ImageClass::Sysext, ImageClass::Confext]
+                .into_iter()
+                .map(|c| (c, paths::hierarchies(c, version)))
+                .filter(|(_, h)| !h.is_empty())
+                .collect();
+        changes::analyze(
+            &root,
+            &images,
+            &hierarchies,
+            &classes,
+            arch,
+            &files::WalkLimits::default(),
+            threads,
+            opts.hash_all,
+        )
+    });
     let (findings, checks) = if opts.checks {
         let policies: Vec<policy::Effective> = [ImageClass::Sysext, ImageClass::Confext]
             .into_iter()
@@ -194,6 +231,7 @@ pub fn audit(opts: &Options) -> Result<(Report, Vec<String>), AuditError> {
             policies: &policies,
             host_trust: &trust.host,
             version,
+            content: content.as_ref(),
         })
     } else {
         (vec![], vec![])
@@ -214,7 +252,7 @@ pub fn audit(opts: &Options) -> Result<(Report, Vec<String>), AuditError> {
         findings,
         checks,
     };
-    Ok((report, warnings))
+    Ok((report, warnings, content))
 }
 
 /// Analyses images on up to `available_parallelism` threads (hashing dominates), keeping order.
@@ -261,5 +299,8 @@ pub fn options_for(root: &Path) -> Options {
         checks: true,
         trust: None,
         deep: false,
+        initrd: None,
+        content: true,
+        hash_all: false,
     }
 }

@@ -44,13 +44,14 @@ pub struct FoundRelease {
     pub pairs: BTreeMap<String, String>,
 }
 
-/// `path_extract_image_name()` (≥v256): strip `.sysext.raw`/`.confext.raw`/`.raw`, cut at `_` or `+`.
+/// `path_extract_image_name()` (≥v256): strip `.raw`, then a `.sysext`/`.confext` class suffix (also
+/// for directories — verified against 257.13), cut at `_` or `+`.
 pub fn base_image_name(file_name: &str) -> String {
     let s = file_name;
+    let s = s.strip_suffix(".raw").unwrap_or(s);
     let s = s
-        .strip_suffix(".sysext.raw")
-        .or_else(|| s.strip_suffix(".confext.raw"))
-        .or_else(|| s.strip_suffix(".raw"))
+        .strip_suffix(".sysext")
+        .or_else(|| s.strip_suffix(".confext"))
         .unwrap_or(s);
     let end = s.find(['_', '+']).unwrap_or(s.len());
     s[..end].to_string()
@@ -75,6 +76,27 @@ fn image_name_valid(s: &str) -> bool {
         && s.chars().all(|c| !c.is_control())
 }
 
+/// Outcome of a release lookup.
+#[derive(Debug, Clone)]
+pub enum Lookup {
+    /// Found.
+    Found(FoundRelease),
+    /// No qualifying file.
+    Absent,
+    /// More than one qualifying file (`-ENOTUNIQ`).
+    NotUnique(Vec<String>),
+}
+
+impl Lookup {
+    /// The release, if found.
+    pub fn found(self) -> Option<FoundRelease> {
+        match self {
+            Lookup::Found(f) => Some(f),
+            _ => None,
+        }
+    }
+}
+
 /// Looks up the extension-release of `name` (or, for portable images, the os-release).
 /// `file_name` is the basename systemd uses for the base-name fallback (≥v256).
 pub fn find_release(
@@ -83,18 +105,18 @@ pub fn find_release(
     name: &str,
     file_name: &str,
     v: SystemdVersion,
-) -> Result<Option<FoundRelease>, String> {
+) -> Result<Lookup, String> {
     if class == ImageClass::Portable {
         for p in ["/etc/os-release", "/usr/lib/os-release"] {
             if let Some(data) = content.read_file(p, MAX_RELEASE)? {
                 let pairs = parse_os_release(&data).map_err(|e| format!("{p}: {e}"))?;
-                return Ok(Some(FoundRelease {
+                return Ok(Lookup::Found(FoundRelease {
                     path: p.into(),
                     pairs,
                 }));
             }
         }
-        return Ok(None);
+        return Ok(Lookup::Absent);
     }
     let dir = match class {
         ImageClass::Confext => "/etc/extension-release.d",
@@ -103,10 +125,10 @@ pub fn find_release(
     let exact = format!("{dir}/extension-release.{name}");
     if let Some(data) = content.read_file(&exact, MAX_RELEASE)? {
         let pairs = parse_os_release(&data).map_err(|e| format!("{exact}: {e}"))?;
-        return Ok(Some(FoundRelease { path: exact, pairs }));
+        return Ok(Lookup::Found(FoundRelease { path: exact, pairs }));
     }
     let base = base_image_name(file_name);
-    let mut chosen: Option<String> = None;
+    let mut chosen: Vec<String> = Vec::new();
     for (entry, regular) in content.list(dir)? {
         let Some(suffix) = entry.strip_prefix("extension-release.") else {
             continue;
@@ -123,21 +145,20 @@ pub fn find_release(
         if !(by_base || by_xattr) {
             continue;
         }
-        if chosen.is_some() {
-            // -ENOTUNIQ: more than one candidate; systemd then has no release data.
-            return Ok(None);
-        }
-        chosen = Some(p);
+        chosen.push(p);
     }
-    match chosen {
-        Some(p) => {
+    match chosen.len() {
+        0 => Ok(Lookup::Absent),
+        1 => {
+            let p = chosen.remove(0);
             let data = content
                 .read_file(&p, MAX_RELEASE)?
                 .ok_or_else(|| format!("{p} vanished"))?;
             let pairs = parse_os_release(&data).map_err(|e| format!("{p}: {e}"))?;
-            Ok(Some(FoundRelease { path: p, pairs }))
+            Ok(Lookup::Found(FoundRelease { path: p, pairs }))
         }
-        None => Ok(None),
+        // -ENOTUNIQ: more than one candidate; systemd then has no release data.
+        _ => Ok(Lookup::NotUnique(chosen)),
     }
 }
 
@@ -164,10 +185,14 @@ pub fn validate(
     let empty = BTreeMap::new();
     let rel = release.unwrap_or(&empty);
     let get = |k: &str| rel.get(k).map(String::as_str).filter(|s| !s.is_empty());
+    // systemd ≤253 (src/shared/extension-release.c) words some refusals differently.
+    let old = v.major <= 253;
     if rel.is_empty() {
-        return Err(format!(
-            "Extension '{name}' carries no release data, ignoring."
-        ));
+        return Err(if old {
+            format!("Extension '{name}' carries no extension-release data, ignoring extension.")
+        } else {
+            format!("Extension '{name}' carries no release data, ignoring.")
+        });
     }
     let (level_key, scope_key) = match class {
         ImageClass::Confext => ("CONFEXT_LEVEL", "CONFEXT_SCOPE"),
@@ -179,8 +204,9 @@ pub fn validate(
     };
     if !scopes.contains(&host.scope) {
         return Err(format!(
-            "Extension '{name}' is not suitable for scope {}, ignoring.",
-            host.scope
+            "Extension '{name}' is not suitable for scope {}, ignoring{}.",
+            host.scope,
+            if old { " extension" } else { "" }
         ));
     }
     if let Some(a) = get("ARCHITECTURE") {
@@ -193,20 +219,22 @@ pub fn validate(
     }
     let Some(id) = get("ID") else {
         return Err(format!(
-            "Extension '{name}' does not contain ID in release file but requested to match '{host_id}' or be '_any'"
+            "Extension '{name}' does not contain ID in {} but requested to match '{host_id}' or be '_any'",
+            if old { "extension-release" } else { "release file" }
         ));
     };
     if id == "_any" {
         return Ok(());
     }
-    let like = v.honours_id_like()
-        && host
-            .get("ID_LIKE")
-            .is_some_and(|l| l.split_ascii_whitespace().any(|w| w == id));
+    let id_like = host.get("ID_LIKE").filter(|_| v.honours_id_like());
+    let like = id_like.is_some_and(|l| l.split_ascii_whitespace().any(|w| w == id));
     if id != host_id && !like {
-        return Err(format!(
-            "Extension '{name}' is for OS '{id}', but deployed on top of '{host_id}'."
-        ));
+        return Err(match id_like {
+            Some(l) => format!(
+                "Extension '{name}' is for OS '{id}', but deployed on top of '{host_id}' (like '{l}')."
+            ),
+            None => format!("Extension '{name}' is for OS '{id}', but deployed on top of '{host_id}'."),
+        });
     }
     let host_ver = host.get("VERSION_ID");
     let host_level = host.get(level_key);
@@ -216,14 +244,16 @@ pub fn validate(
     let ext_level = get(level_key);
     if let (Some(hl), Some(el)) = (host_level, ext_level) {
         if hl != el {
+            let api = if old { "sysext API level" } else { "API level" };
             return Err(format!(
-                "Extension '{name}' is for API level '{el}', but running on API level '{hl}'"
+                "Extension '{name}' is for {api} '{el}', but running on {api} '{hl}'"
             ));
         }
     } else if let Some(hv) = host_ver {
         let Some(ev) = get("VERSION_ID") else {
             return Err(format!(
-                "Extension '{name}' does not contain VERSION_ID in release file but requested to match '{hv}'"
+                "Extension '{name}' does not contain VERSION_ID in {} but requested to match '{hv}'",
+                if old { "extension-release" } else { "release file" }
             ));
         };
         if ev != hv {

@@ -8,7 +8,6 @@ use extwatch_formats::ddi::{Designator, PartitionRole};
 use extwatch_formats::{open_image, RawFormat, ReadAt};
 use extwatch_model::{ImageClass, ImageFormat, PartitionInfo, SignatureStatus, VerifiedImage};
 
-use crate::content::Content;
 use crate::provenance::{self, TrustCtx};
 use crate::release::find_release;
 use crate::version::SystemdVersion;
@@ -121,17 +120,17 @@ pub fn verify_image(
         sidecar_tree: side.3,
     };
     (out.verity, out.signature) = provenance::evaluate(&input, &deep, progress);
-    let content = Content::Fs(img.fs);
+    let content = crate::content::mounted(img);
     let v = SystemdVersion::DEFAULT;
     for class in [ImageClass::Sysext, ImageClass::Confext] {
         match find_release(&content, class, &out.name, &file_name, v) {
-            Ok(Some(r)) => {
+            Ok(crate::release::Lookup::Found(r)) => {
                 out.class = Some(class);
                 out.release_file = Some(r.path);
                 out.release = Some(r.pairs);
                 break;
             }
-            Ok(None) => {}
+            Ok(_) => {}
             Err(e) => out.errors.push(format!("release: {e}")),
         }
     }

@@ -9,6 +9,8 @@
 //! finding.
 #![forbid(unsafe_code)]
 
+pub mod baseline;
+
 use std::collections::BTreeMap;
 
 use schemars::JsonSchema;
@@ -103,6 +105,10 @@ pub struct Compatibility {
     pub ok: bool,
     /// Why not, in systemd's own words (its debug message), or null.
     pub reason: Option<String>,
+    /// True when systemd does not merely skip this image but aborts the whole merge because of it
+    /// (e.g. a raw image whose extension-release cannot be found, or one shipping /usr/lib/os-release
+    /// on systemd 252): while it is present, no extension is merged.
+    pub fails_merge: bool,
 }
 
 /// Where an image's dm-verity root hash comes from.
@@ -213,6 +219,9 @@ pub struct Image {
     pub path: String,
     /// For symlinks and `.v/` directories: the path systemd actually opens (inside the root).
     pub resolved_path: Option<String>,
+    /// The directory entry is a symlink. The booted host follows it (resolved inside the root);
+    /// `systemd-sysext --root=` skips symlinked entries, so its offline `list` omits them.
+    pub symlink: bool,
     /// What the image is on disk.
     pub format: ImageFormat,
     /// The search directory it was found in (absolute, inside the root).

@@ -59,7 +59,7 @@ fn open(path: &std::path::Path, arch: &str) -> Result<(Content, ImageFormat), St
         extwatch_core::files::RawFormat::Erofs => ImageFormat::Erofs,
         extwatch_core::files::RawFormat::Ddi => ImageFormat::Ddi,
     };
-    Ok((Content::Fs(img.fs), fmt))
+    Ok((files::content_of(img), fmt))
 }
 
 /// Runs `extwatch files`.

@@ -40,6 +40,11 @@ enum Command {
         /// Exit 1 when a finding has at least this severity ("none" never fails).
         #[arg(long, value_name = "SEVERITY", default_value = "high")]
         fail_on: FailOn,
+        /// Also write the FIM blind-spot export to FILE: the base-only and the merged manifests of
+        /// /usr, /opt and /etc, every merged entry tagged with the layer it comes from (schema
+        /// extwatch/v1-baseline). Hashes every file of those trees, so it takes longer.
+        #[arg(long, value_name = "FILE")]
+        baseline: Option<PathBuf>,
     },
     /// Deep check of image files (no host needed): partitions, file system, extension-release,
     /// verity recomputation, signature and signer. Exit 1 on any integrity failure.
@@ -108,6 +113,11 @@ struct Target {
     /// with many or large images. Without it, signatures are still verified over the declared hash.
     #[arg(long)]
     deep: bool,
+    /// Apply the initrd's rules (search directories /.extra/sysext etc., scope `initrd`): `auto` when
+    /// the root has /etc/initrd-release, as the booted system decides. `no` mirrors
+    /// `systemd-sysext --root=` up to v258, which asks whether the *running* system is an initrd.
+    #[arg(long, value_enum, default_value = "auto")]
+    initrd: Initrd,
     /// Print warnings (unreadable directories, missing mount table) to stderr.
     #[arg(long, short)]
     verbose: bool,
@@ -117,6 +127,13 @@ struct Target {
 enum Format {
     Table,
     Json,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Initrd {
+    Auto,
+    Yes,
+    No,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -174,12 +191,16 @@ fn emit(s: &str) -> Result<()> {
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Inventory(t) => {
-            let (report, _) = report(&t, false)?;
+            let (report, _) = report(&t, false, None)?;
             emit(&render(&report, t.format))?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Audit { target, fail_on } => {
-            let (report, _) = report(&target, true)?;
+        Command::Audit {
+            target,
+            fail_on,
+            baseline,
+        } => {
+            let (report, _) = report(&target, true, baseline.as_deref())?;
             emit(&render(&report, target.format))?;
             let fail = fail_on
                 .threshold()
@@ -233,7 +254,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
     }
 }
 
-fn report(t: &Target, checks: bool) -> Result<(extwatch_model::Report, Vec<String>)> {
+fn report(
+    t: &Target,
+    checks: bool,
+    baseline: Option<&std::path::Path>,
+) -> Result<(extwatch_model::Report, Vec<String>)> {
     let systemd_version = match &t.systemd_version {
         Some(s) => Some(
             SystemdVersion::parse(s)
@@ -249,8 +274,21 @@ fn report(t: &Target, checks: bool) -> Result<(extwatch_model::Report, Vec<Strin
         checks,
         trust: t.trust.clone(),
         deep: t.deep,
+        initrd: match t.initrd {
+            Initrd::Auto => None,
+            Initrd::Yes => Some(true),
+            Initrd::No => Some(false),
+        },
+        content: checks,
+        hash_all: baseline.is_some(),
     };
-    let (report, warnings) = extwatch_core::audit(&opts)?;
+    let (report, warnings, analysis) = extwatch_core::audit_full(&opts)?;
+    if let (Some(path), Some(a)) = (baseline, &analysis) {
+        let b = a.to_baseline(&report.host.root, &report.hierarchies);
+        let text = serde_json::to_string_pretty(&b)? + "\n";
+        std::fs::write(path, text)
+            .with_context(|| format!("writing --baseline {}", path.display()))?;
+    }
     if t.verbose {
         for w in &warnings {
             eprintln!("extwatch: warning: {w}");

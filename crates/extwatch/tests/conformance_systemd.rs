@@ -1194,14 +1194,28 @@ fn compare_class(
     let class = v.class.as_str();
     let empty = Vec::new();
     let images = report["images"].as_array().unwrap_or(&empty);
-    let winners: Vec<&Value> = images
-        .iter()
-        .filter(|i| {
-            s(i, "class").as_deref() == Some(class)
-                && i["masked_by"].is_null()
-                && i["searched"].as_bool() == Some(true)
-        })
-        .collect();
+    let all_winners = images.iter().filter(|i| {
+        s(i, "class").as_deref() == Some(class)
+            && i["masked_by"].is_null()
+            && i["searched"].as_bool() == Some(true)
+    });
+    // Symlinked entries: the booted host follows them and so does extwatch (marking them
+    // `symlink: true`), but `systemd-sysext --root=` skips them. They must be absent from `list`.
+    let (linked, winners): (Vec<&Value>, Vec<&Value>) =
+        all_winners.partition(|i| i["symlink"].as_bool() == Some(true));
+    for l in &linked {
+        let n = s(l, "name").unwrap_or_default();
+        if v.listed.iter().any(|x| x.name == n) {
+            out.push(format!(
+                "{class} '{n}': symlinked entry, but systemd --root lists it"
+            ));
+        }
+        if s(l, "resolved_path").is_none() {
+            out.push(format!(
+                "{class} '{n}': symlinked entry without resolved_path"
+            ));
+        }
+    }
     let ew_names: BTreeSet<String> = winners.iter().filter_map(|i| s(i, "name")).collect();
     let sd_names: BTreeSet<String> = v.listed.iter().map(|l| l.name.clone()).collect();
     for n in sd_names.difference(&ew_names) {
@@ -1252,9 +1266,10 @@ fn compare_class(
                         .iter()
                         .any(|a| normalize_reason(a) == normalize_reason(r))
                 });
-                if ok != Some(false) || !reason_ok {
+                let fails = w["compatible"]["fails_merge"].as_bool();
+                if ok != Some(false) || !reason_ok || fails != Some(true) {
                     out.push(format!(
-                        "{class} '{}': systemd fails the whole merge on it ({accepted:?}) / extwatch ok={ok:?} reason={reason:?}",
+                        "{class} '{}': systemd fails the whole merge on it ({accepted:?}) / extwatch ok={ok:?} reason={reason:?} fails_merge={fails:?}",
                         l.name
                     ));
                 }
@@ -1337,6 +1352,10 @@ fn run_one(
         "/proc/self/mountinfo",
         "--systemd-version",
         version,
+        // systemd ≤258 with --root= asks whether the *running* system is an initrd (it is not here);
+        // extwatch's default models the booted root instead (/etc/initrd-release inside it).
+        "--initrd",
+        "no",
     ]
     .iter()
     .map(|s| s.to_string())

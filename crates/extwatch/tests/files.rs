@@ -3,9 +3,11 @@
 //! * **Against systemd.** For a tree exercising every entry type, odd modes and owners, xattrs, hard
 //!   links, a multi-block file and hostile names (space, `#;*?[`, backslash, newline, invalid UTF-8), the
 //!   image is built as a directory, squashfs (gzip, xz, zstd, lz4, lzo), erofs (plain, lz4hc) and DDI
-//!   (systemd-repart 257: squashfs and erofs root partitions), and `extwatch files --format mtree IMAGE`
-//!   must equal `systemd-dissect --mtree IMAGE` of systemd 257 (trixie root) **byte for byte, nothing
-//!   normalised**. systemd-dissect is not in the trixie root (Debian ships it in `systemd-container`,
+//!   (systemd-repart 257: squashfs and erofs root partitions with and without verity, usr partitions,
+//!   a generic Linux partition), and `extwatch files --format mtree IMAGE` must equal
+//!   `systemd-dissect --mtree IMAGE` of systemd 257 (trixie root) **byte for byte**. The one
+//!   normalisation: for a DDI with only a `/usr` partition systemd's `./` line is its own mount point
+//!   (mode 0777), where extwatch lists a synthetic 0755 root above `/usr`. systemd-dissect is not in the trixie root (Debian ships it in `systemd-container`,
 //!   whose postinst fails without dbus), so the test downloads the `systemd-container` package of the
 //!   root's exact systemd version with the root's apt and runs the extracted binary inside the root
 //!   (cached in `/var/cache/extwatch/dissect-257`).
@@ -451,19 +453,34 @@ fn ddi_mtree_equals_systemd_dissect() {
         .file("usr/bin/tool", "#!/bin/sh\necho hi\n")
         .file("usr/share/doc/a b/README", "readme\n")
         .file("usr/lib/empty", "");
-    for erofs in [false, true] {
-        for verity in [DdiVerity::None, DdiVerity::Hash] {
+    for (part, erofs, verity) in [
+        (PartType::RootX86_64, false, DdiVerity::None),
+        (PartType::RootX86_64, true, DdiVerity::None),
+        (PartType::RootX86_64, false, DdiVerity::Hash),
+        (PartType::RootX86_64, true, DdiVerity::Hash),
+        (PartType::UsrX86_64, false, DdiVerity::None),
+        (PartType::UsrX86_64, true, DdiVerity::Hash),
+        (PartType::LinuxGeneric, false, DdiVerity::None),
+    ] {
+        {
             let fmt = Format::Ddi {
-                part: PartType::RootX86_64,
+                part,
                 erofs,
                 verity,
             };
             let path = fx.build(&img, fmt).unwrap();
             let ours = files_out(&path, &["--format", "mtree", "--architecture", "x86-64"]);
-            let theirs = dissect_mtree(&env, &path);
+            let mut theirs = dissect_mtree(&env, &path);
+            if part == PartType::UsrX86_64 {
+                // Normalised: systemd lists its own mount point as `./` (0777) when the DDI has only
+                // a /usr partition; extwatch lists a synthetic 0755 root. Everything else is compared.
+                let (first, rest) = theirs.split_once('\n').unwrap();
+                assert_eq!(first, "./ type=dir mode=0777 uid=0 gid=0");
+                theirs = format!("./ type=dir mode=0755 uid=0 gid=0\n{rest}");
+            }
             assert!(
                 ours == theirs,
-                "{fmt:?}: mtree differs: {}",
+                "{fmt:?}: mtree differs: {}\n--- extwatch\n{ours}--- systemd\n{theirs}",
                 first_diff(&ours, &theirs)
             );
             assert!(ours.contains("./usr/share/doc/a\\x20b/README type=file"));

@@ -1,0 +1,431 @@
+//! What each extension changes in /usr, /opt and /etc, and what of that an attacker would use.
+//!
+//! For every hierarchy the layers are the images merged there now (from the marker, in systemd's
+//! order) or, when nothing is merged, the images systemd *would* merge (searched, not masked,
+//! compatible), sorted with `strverscmp_improved()`. Each image is listed without mounting
+//! ([`crate::files::walk`]), stacked over the base ([`crate::overlay`]), and every path it adds,
+//! replaces or overrides is recorded; then the content rules (PATH executables, setuid/capabilities,
+//! units and their kin, authentication and privilege configuration) are applied to what it ships.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use extwatch_formats::ddi::{Designator, PartitionRole};
+use extwatch_formats::{open_image, EntryKind, ReadAt};
+use extwatch_model::{Hierarchy, Image, ImageClass, ImageFormat};
+
+use crate::analyze::Extra;
+use crate::content::Content;
+use crate::files::{hash_files, walk, FileEntry, WalkLimits};
+use crate::overlay::{self, Change, Layer, Origin};
+use crate::rootfs::RootFs;
+use crate::vercmp::strverscmp_improved;
+
+/// One shadowed or overridden path with the hashes on both sides.
+#[derive(Debug, Clone)]
+pub struct Replaced {
+    /// Absolute path on the host (`/usr/bin/ls`).
+    pub path: String,
+    /// Entry below (base or lower image).
+    pub below: FileEntry,
+    /// Name of the image below, `None` for the base.
+    pub below_image: Option<String>,
+    /// Entry of this image.
+    pub entry: FileEntry,
+}
+
+/// What one image does to one hierarchy, and what it ships.
+#[derive(Debug, Clone)]
+pub struct ImageChanges {
+    /// Image name.
+    pub name: String,
+    /// Class.
+    pub class: ImageClass,
+    /// Merged now (true) or only mergeable (false).
+    pub merged: bool,
+    /// Paths it adds (absolute on the host).
+    pub added: Vec<String>,
+    /// Base files it replaces.
+    pub replaced_base: Vec<Replaced>,
+    /// Files of lower images it overrides.
+    pub overrode: Vec<Replaced>,
+    /// Paths it deletes with whiteouts or opaque directories.
+    pub removed: Vec<String>,
+    /// Everything it ships (absolute host paths), for the content rules.
+    pub entries: Vec<FileEntry>,
+}
+
+/// The content analysis of a root.
+#[derive(Debug, Default)]
+pub struct Analysis {
+    /// Per image and hierarchy.
+    pub images: Vec<ImageChanges>,
+    /// The merged view per hierarchy: (hierarchy, entries with the layer name or "base").
+    pub views: Vec<(String, Vec<(FileEntry, String)>)>,
+    /// The base listing per hierarchy.
+    pub bases: Vec<(String, Vec<FileEntry>)>,
+    /// Why parts could not be analysed.
+    pub errors: Vec<String>,
+}
+
+/// Opens an image's content and says where its root sits in the host tree (`/` for a full tree,
+/// `/usr` for a DDI whose usr partition is used).
+pub fn open_content(
+    root: &RootFs,
+    img: &Image,
+    arch: &str,
+) -> Result<(Content, &'static str), String> {
+    let p = img.resolved_path.as_deref().unwrap_or(&img.path);
+    match img.format {
+        ImageFormat::Directory => root
+            .subroot(p)
+            .map(|r| (Content::Dir(r), "/"))
+            .map_err(|e| e.to_string()),
+        _ => {
+            let f = root.open_file(p).map_err(|e| e.to_string())?;
+            let src: Arc<dyn ReadAt> = Arc::new(f);
+            let o = open_image(src, arch).map_err(|e| e.to_string())?;
+            let prefix = match o
+                .ddi
+                .as_ref()
+                .and_then(|d| d.chosen_partition())
+                .map(|p| &p.role)
+            {
+                Some(PartitionRole::Dps {
+                    designator: Designator::Usr,
+                    ..
+                }) => "/usr",
+                _ => "/",
+            };
+            Ok((Content::Fs(o.fs), prefix))
+        }
+    }
+}
+
+/// Absolute host path of a hierarchy-relative path.
+fn host_path(hier: &str, rel: &[u8]) -> String {
+    let rel = String::from_utf8_lossy(rel);
+    if rel == "/" {
+        hier.to_string()
+    } else {
+        format!("{hier}{rel}")
+    }
+}
+
+/// Runs the analysis.
+#[allow(clippy::too_many_arguments)]
+pub fn analyze(
+    root: &RootFs,
+    images: &[(Image, Extra)],
+    hierarchies: &[Hierarchy],
+    classes: &[(ImageClass, &'static [&'static str])],
+    arch: &str,
+    limits: &WalkLimits,
+    threads: usize,
+    hash_all: bool,
+) -> Analysis {
+    let mut out = Analysis::default();
+    for (class, hiers) in classes {
+        // The layer set: what is merged now, else what systemd would merge.
+        let merged_names: Option<Vec<String>> = hierarchies
+            .iter()
+            .find(|h| h.class == *class && h.merged)
+            .map(|h| h.extensions.clone());
+        let mut layer_imgs: Vec<&Image> = match &merged_names {
+            Some(names) => names
+                .iter()
+                .filter_map(|n| {
+                    images.iter().map(|(i, _)| i).find(|i| {
+                        i.class == *class && &i.name == n && i.masked_by.is_none() && i.searched
+                    })
+                })
+                .collect(),
+            None => images
+                .iter()
+                .filter(|(i, x)| {
+                    i.class == *class
+                        && i.searched
+                        && i.masked_by.is_none()
+                        && i.compatible.ok
+                        && !x.ships_os_release
+                })
+                .map(|(i, _)| i)
+                .collect(),
+        };
+        layer_imgs.sort_by(|a, b| strverscmp_improved(&a.name, &b.name));
+        // Walk each image once.
+        let mut walked: Vec<(&Image, Vec<FileEntry>, &'static str)> = Vec::new();
+        for img in layer_imgs {
+            match open_content(root, img, arch)
+                .and_then(|(c, prefix)| walk(&c, limits).map(|e| (e, prefix)))
+            {
+                Ok((mut entries, prefix)) => {
+                    if hash_all {
+                        let opener = || open_content(root, img, arch).map(|(c, _)| c);
+                        if let Err(e) = hash_files(&opener, &mut entries, threads) {
+                            out.errors.push(format!("{}: hashing: {e}", img.name));
+                        }
+                    }
+                    walked.push((img, entries, prefix))
+                }
+                Err(e) => out.errors.push(format!("{}: {e}", img.name)),
+            }
+        }
+        for hier in *hiers {
+            let merged_here = hierarchies.iter().any(|h| h.hierarchy == *hier && h.merged);
+            let layers: Vec<Layer> = walked
+                .iter()
+                .map(|(img, entries, prefix)| {
+                    let rel = if *prefix == "/" {
+                        overlay::under(entries.clone(), hier)
+                    } else if *prefix == *hier {
+                        entries.clone()
+                    } else {
+                        vec![]
+                    };
+                    Layer {
+                        name: img.name.clone(),
+                        class: *class,
+                        entries: rel,
+                    }
+                })
+                .collect();
+            if layers.iter().all(|l| l.entries.is_empty()) && !merged_here {
+                continue;
+            }
+            let base =
+                match overlay::read_base(root.host_path(), hier, merged_here, limits, hash_all) {
+                    Ok(b) => b,
+                    Err(e) => {
+                        out.errors
+                            .push(format!("{hier}: cannot read the base layer: {e}"));
+                        continue;
+                    }
+                };
+            let view = overlay::merge(base.clone(), &layers);
+            // Hash both sides of every replaced file (only those: hashing is the expensive part).
+            let mut need: HashSet<Vec<u8>> = HashSet::new();
+            for ch in &view.changes {
+                for (p, c, _) in ch {
+                    if matches!(c, Change::ReplacedBase | Change::Overrode(_)) {
+                        need.insert(p.clone());
+                    }
+                }
+            }
+            let base_hashes = hash_subset(&base, &need, merged_here, root, hier);
+            let layer_hashes: Vec<Vec<FileEntry>> = walked
+                .iter()
+                .zip(layers.iter())
+                .map(|((img, _, _), layer)| {
+                    let mut sel: Vec<FileEntry> = layer
+                        .entries
+                        .iter()
+                        .filter(|e| need.contains(&e.path) && e.kind == EntryKind::File)
+                        .cloned()
+                        .collect();
+                    let opener = || open_content(root, img, arch).map(|(c, _)| c);
+                    let _ = hash_files(&opener, &mut sel, threads);
+                    sel
+                })
+                .collect();
+            let base_map: std::collections::HashMap<&[u8], &FileEntry> =
+                base.iter().map(|e| (e.path.as_slice(), e)).collect();
+            let find_hash = |set: &[FileEntry], p: &[u8]| {
+                set.iter().find(|e| e.path == p).and_then(|e| e.sha256)
+            };
+            for (li, ch) in view.changes.iter().enumerate() {
+                let img = walked[li].0;
+                let mut ic = ImageChanges {
+                    name: img.name.clone(),
+                    class: *class,
+                    merged: img.merged,
+                    added: vec![],
+                    replaced_base: vec![],
+                    overrode: vec![],
+                    removed: vec![],
+                    entries: layers[li]
+                        .entries
+                        .iter()
+                        .map(|e| {
+                            let mut e = e.clone();
+                            e.path = host_path(hier, &e.path).into_bytes();
+                            e
+                        })
+                        .collect(),
+                };
+                for (p, c, below) in ch {
+                    let hp = host_path(hier, p);
+                    let mine = layers[li].entries.iter().find(|e| &e.path == p).cloned();
+                    match (c, below, mine) {
+                        (Change::Added, _, _) => ic.added.push(hp),
+                        (Change::ReplacedBase, Some(b), Some(mut m)) => {
+                            let mut b = b.clone();
+                            b.sha256 = find_hash(&base_hashes, p);
+                            m.sha256 = find_hash(&layer_hashes[li], p);
+                            ic.replaced_base.push(Replaced {
+                                path: hp,
+                                below: b,
+                                below_image: None,
+                                entry: m,
+                            });
+                        }
+                        (Change::Overrode(n), Some(b), Some(mut m)) => {
+                            let mut b = b.clone();
+                            b.sha256 = find_hash(&layer_hashes[*n], p);
+                            m.sha256 = find_hash(&layer_hashes[li], p);
+                            // The base file is still underneath: this image shadows it too.
+                            if let Some(bb) = base_map
+                                .get(p.as_slice())
+                                .filter(|e| e.kind != EntryKind::Dir)
+                            {
+                                let mut bb = (*bb).clone();
+                                bb.sha256 = find_hash(&base_hashes, p);
+                                ic.replaced_base.push(Replaced {
+                                    path: hp.clone(),
+                                    below: bb,
+                                    below_image: None,
+                                    entry: m.clone(),
+                                });
+                            }
+                            ic.overrode.push(Replaced {
+                                path: hp,
+                                below: b,
+                                below_image: Some(walked[*n].0.name.clone()),
+                                entry: m,
+                            });
+                        }
+                        (Change::Removed(_), _, _) => ic.removed.push(hp),
+                        _ => {}
+                    }
+                }
+                out.images.push(ic);
+            }
+            out.views.push((
+                hier.to_string(),
+                view.entries
+                    .into_values()
+                    .map(|(e, o)| {
+                        let who = match o {
+                            Origin::Base => "base".to_string(),
+                            Origin::Layer(n) => layers[n].name.clone(),
+                        };
+                        (e, who)
+                    })
+                    .collect(),
+            ));
+            out.bases.push((hier.to_string(), base));
+        }
+    }
+    out
+}
+
+/// Hashes the base files in `need`, beneath the overlay when the hierarchy is merged.
+fn hash_subset(
+    base: &[FileEntry],
+    need: &HashSet<Vec<u8>>,
+    merged: bool,
+    root: &RootFs,
+    hier: &str,
+) -> Vec<FileEntry> {
+    let mut sel: Vec<FileEntry> = base
+        .iter()
+        .filter(|e| need.contains(&e.path) && e.kind == EntryKind::File)
+        .cloned()
+        .collect();
+    if sel.is_empty() {
+        return sel;
+    }
+    let root_path = root.host_path().to_path_buf();
+    let r = overlay::beneath(&root_path, hier, merged, || {
+        let open = || {
+            let r = RootFs::open(&root_path).map_err(|e| e.to_string())?;
+            r.subroot(hier).map(Content::Dir).map_err(|e| e.to_string())
+        };
+        hash_files(&open, &mut sel, 1)?;
+        Ok(sel)
+    });
+    r.unwrap_or_default()
+}
+
+fn kind_name(k: EntryKind) -> &'static str {
+    match k {
+        EntryKind::File => "file",
+        EntryKind::Dir => "dir",
+        EntryKind::Symlink => "symlink",
+        EntryKind::CharDevice => "char",
+        EntryKind::BlockDevice => "block",
+        EntryKind::Fifo => "fifo",
+        EntryKind::Socket => "socket",
+    }
+}
+
+fn manifest(
+    hier: &str,
+    e: &FileEntry,
+    layer: Option<&str>,
+) -> extwatch_model::baseline::ManifestEntry {
+    extwatch_model::baseline::ManifestEntry {
+        path: host_path(hier, &e.path),
+        kind: kind_name(e.kind).into(),
+        mode: format!("{:04o}", e.mode),
+        uid: e.uid,
+        gid: e.gid,
+        size: if e.kind == EntryKind::File { e.size } else { 0 },
+        target: e
+            .link_target
+            .as_ref()
+            .map(|t| String::from_utf8_lossy(t).into_owned()),
+        sha256: e.sha256.map(hex::encode),
+        layer: layer.map(str::to_string),
+    }
+}
+
+impl Analysis {
+    /// The FIM export (`--baseline`): base and merged manifests per hierarchy.
+    pub fn to_baseline(
+        &self,
+        root: &str,
+        hierarchies: &[Hierarchy],
+    ) -> extwatch_model::baseline::Baseline {
+        use extwatch_model::baseline::{Baseline, BaselineHierarchy, BASELINE_SCHEMA};
+        let out = self
+            .views
+            .iter()
+            .map(|(hier, view)| {
+                let base = self
+                    .bases
+                    .iter()
+                    .find(|(h, _)| h == hier)
+                    .map(|(_, b)| b.iter().map(|e| manifest(hier, e, None)).collect())
+                    .unwrap_or_default();
+                let mut layers = vec!["base".to_string()];
+                layers.extend(
+                    self.images
+                        .iter()
+                        .filter(|i| {
+                            i.entries
+                                .iter()
+                                .any(|e| e.path.starts_with(hier.as_bytes()))
+                        })
+                        .map(|i| i.name.clone()),
+                );
+                layers.dedup();
+                BaselineHierarchy {
+                    hierarchy: hier.clone(),
+                    merged: hierarchies.iter().any(|h| &h.hierarchy == hier && h.merged),
+                    layers,
+                    base,
+                    merged_view: view
+                        .iter()
+                        .map(|(e, l)| manifest(hier, e, Some(l)))
+                        .collect(),
+                }
+            })
+            .collect();
+        Baseline {
+            schema: BASELINE_SCHEMA.into(),
+            root: root.into(),
+            hierarchies: out,
+        }
+    }
+}

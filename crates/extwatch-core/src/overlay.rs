@@ -1,0 +1,337 @@
+//! The merged view systemd builds, file by file, with the layer each file comes from.
+//!
+//! systemd-sysext stacks, bottom to top: the host hierarchy, then the extensions in ascending
+//! `strverscmp_improved()` order of their names, then its meta layer (reference systemd.md §1.2). We
+//! apply overlayfs semantics to the layers' listings: an upper non-directory replaces whatever is below
+//! (a whole subtree included); directories merge unless the upper one is opaque
+//! (`trusted.overlay.opaque=y`); a whiteout (character device 0:0) deletes the path below it.
+//! (Kernel docs: <https://docs.kernel.org/filesystems/overlayfs.html>.)
+//!
+//! **The base layer is read from underneath the overlay.** On a merged host `/usr` shows the union,
+//! so the host hierarchy is read on a dedicated thread that enters a private mount namespace
+//! (`unshare(CLONE_NEWNS)`, affecting that thread only), makes it private and lazily detaches the
+//! sysext/confext overlays stacked on the hierarchy — nothing changes for any other process, nothing is
+//! written. That needs CAP_SYS_ADMIN; without it, and with a merged hierarchy, the base cannot be
+//! separated from the union and the content checks report `error` rather than guessing.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use extwatch_formats::EntryKind;
+use extwatch_model::ImageClass;
+
+use crate::content::Content;
+use crate::files::{walk, FileEntry, WalkLimits};
+use crate::rootfs::RootFs;
+
+/// Where a path of the merged view comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// The host's own hierarchy.
+    Base,
+    /// Layer `n` of the extensions (index into the layer list, bottom first).
+    Layer(usize),
+}
+
+/// One extension layer of one hierarchy.
+pub struct Layer {
+    /// Image name.
+    pub name: String,
+    /// Its class.
+    pub class: ImageClass,
+    /// Its entries under the hierarchy, paths relative to the hierarchy (`/bin/x` for `/usr/bin/x`).
+    pub entries: Vec<FileEntry>,
+}
+
+/// What a layer did to the view below it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// A path that did not exist below.
+    Added,
+    /// Replaced a non-directory (or a directory by a non-directory) of the base.
+    ReplacedBase,
+    /// Replaced a path provided by a lower extension (its index).
+    Overrode(usize),
+    /// Deleted a path below with a whiteout, or hid a directory's content by making it opaque.
+    Removed(Origin),
+}
+
+/// What one layer changed: (path, change, the entry below if any).
+pub type LayerChanges = Vec<(Vec<u8>, Change, Option<FileEntry>)>;
+
+/// The merged view of one hierarchy.
+pub struct View {
+    /// Every visible path (relative to the hierarchy), with its entry and origin.
+    pub entries: BTreeMap<Vec<u8>, (FileEntry, Origin)>,
+    /// Per layer: (path, change, entry below if any).
+    pub changes: Vec<LayerChanges>,
+}
+
+fn is_dir(e: &FileEntry) -> bool {
+    e.kind == EntryKind::Dir
+}
+
+/// Removes `path`'s descendants from the view, returning them.
+fn remove_below(
+    view: &mut BTreeMap<Vec<u8>, (FileEntry, Origin)>,
+    path: &[u8],
+) -> Vec<(Vec<u8>, (FileEntry, Origin))> {
+    let mut lo = path.to_vec();
+    if lo != b"/" {
+        lo.push(b'/');
+    }
+    let keys: Vec<Vec<u8>> = view
+        .range(lo.clone()..)
+        .take_while(|(k, _)| k.starts_with(&lo))
+        .map(|(k, _)| k.clone())
+        .collect();
+    keys.into_iter()
+        .filter_map(|k| view.remove(&k).map(|v| (k, v)))
+        .collect()
+}
+
+/// Stacks `layers` (bottom first) over `base` with overlayfs semantics.
+pub fn merge(base: Vec<FileEntry>, layers: &[Layer]) -> View {
+    let mut view: BTreeMap<Vec<u8>, (FileEntry, Origin)> = base
+        .into_iter()
+        .map(|e| (e.path.clone(), (e, Origin::Base)))
+        .collect();
+    let mut changes = Vec::with_capacity(layers.len());
+    for (li, layer) in layers.iter().enumerate() {
+        let mut ch = Vec::new();
+        for e in &layer.entries {
+            if e.path == b"/" {
+                continue; // the layer's root merges with the hierarchy root
+            }
+            let below = view.get(&e.path).cloned();
+            if e.whiteout {
+                if let Some((old, origin)) = below {
+                    view.remove(&e.path);
+                    remove_below(&mut view, &e.path);
+                    ch.push((e.path.clone(), Change::Removed(origin), Some(old)));
+                }
+                continue;
+            }
+            match &below {
+                Some((old, origin)) => {
+                    if is_dir(e) && is_dir(old) {
+                        if e.opaque && !remove_below(&mut view, &e.path).is_empty() {
+                            ch.push((e.path.clone(), Change::Removed(*origin), Some(old.clone())));
+                        }
+                    } else {
+                        if is_dir(old) {
+                            remove_below(&mut view, &e.path);
+                        }
+                        let c = match origin {
+                            Origin::Base => Change::ReplacedBase,
+                            Origin::Layer(n) => Change::Overrode(*n),
+                        };
+                        ch.push((e.path.clone(), c, Some(old.clone())));
+                    }
+                }
+                None => ch.push((e.path.clone(), Change::Added, None)),
+            }
+            // A directory over a directory keeps the lower origin for its children but the upper
+            // attributes for itself, as overlayfs does.
+            view.insert(e.path.clone(), (e.clone(), Origin::Layer(li)));
+        }
+        changes.push(ch);
+    }
+    View {
+        entries: view,
+        changes,
+    }
+}
+
+/// Re-roots entries of an image at a hierarchy: keeps those under `prefix` (e.g. `/usr`), with paths
+/// made relative to it. `prefix = "/"` keeps everything (an image whose root *is* the hierarchy).
+pub fn under(entries: Vec<FileEntry>, prefix: &str) -> Vec<FileEntry> {
+    if prefix == "/" {
+        return entries;
+    }
+    let p = prefix.as_bytes();
+    entries
+        .into_iter()
+        .filter_map(|mut e| {
+            if e.path == p {
+                e.path = b"/".to_vec();
+                Some(e)
+            } else if e.path.starts_with(p) && e.path.get(p.len()) == Some(&b'/') {
+                e.path = e.path[p.len()..].to_vec();
+                Some(e)
+            } else {
+                None
+            }
+        })
+        .collect()
+}
+
+/// Runs `f` where `root/hier` shows the host's own hierarchy: directly when nothing is merged there,
+/// else on a thread inside a private mount namespace with the sysext/confext overlays detached.
+pub fn beneath<T: Send>(
+    root_path: &Path,
+    hier: &str,
+    merged: bool,
+    f: impl FnOnce() -> Result<T, String> + Send,
+) -> Result<T, String> {
+    if !merged {
+        return f();
+    }
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            detach_overlays(root_path, hier)?;
+            f()
+        })
+        .join()
+        .unwrap_or_else(|_| Err("base reader thread panicked".into()))
+    })
+}
+
+/// Walks (and with `hash`, hashes) the host's own hierarchy `hier` of the root at `root_path`,
+/// beneath any overlay on it.
+pub fn read_base(
+    root_path: &Path,
+    hier: &str,
+    merged: bool,
+    limits: &WalkLimits,
+    hash: bool,
+) -> Result<Vec<FileEntry>, String> {
+    beneath(root_path, hier, merged, || {
+        let open = || RootFs::open(root_path)?.subroot(hier).map(Content::Dir);
+        let mut entries = match open() {
+            Ok(c) => walk(&c, limits)?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(vec![]),
+            Err(e) => return Err(format!("{hier}: {e}")),
+        };
+        if hash {
+            let opener = || open().map_err(|e| e.to_string());
+            crate::files::hash_files(&opener, &mut entries, 2)?;
+        }
+        Ok(entries)
+    })
+}
+
+/// In the calling thread only: a private mount namespace with the overlays on `root/hier` detached.
+fn detach_overlays(root_path: &Path, hier: &str) -> Result<(), String> {
+    use rustix::mount::{mount_change, unmount, MountPropagationFlags, UnmountFlags};
+    use rustix::thread::{unshare_unsafe, UnshareFlags};
+    // SAFETY: only the mount namespace is unshared, for this thread alone; the file-descriptor table
+    // and everything else stays shared, so no other thread can observe a changed fd table.
+    unsafe { unshare_unsafe(UnshareFlags::NEWNS) }.map_err(|e| {
+        format!("cannot enter a private mount namespace to read beneath the overlay (needs CAP_SYS_ADMIN): {e}")
+    })?;
+    mount_change(
+        "/",
+        MountPropagationFlags::PRIVATE | MountPropagationFlags::REC,
+    )
+    .map_err(|e| format!("cannot make the private namespace private: {e}"))?;
+    let target: PathBuf = root_path.join(hier.trim_start_matches('/'));
+    for _ in 0..64 {
+        let mounts = std::fs::read("/proc/thread-self/mountinfo").map_err(|e| e.to_string())?;
+        let mounts =
+            extwatch_formats::mountinfo::parse_mountinfo(&mounts).map_err(|e| e.to_string())?;
+        let top = mounts
+            .iter()
+            .rev()
+            .find(|m| Path::new(&m.mount_point) == target);
+        match top {
+            Some(m) if m.fstype == "overlay" && (m.source == "sysext" || m.source == "confext") => {
+                unmount(&target, UnmountFlags::DETACH).map_err(|e| {
+                    format!("cannot detach the overlay on {}: {e}", target.display())
+                })?;
+            }
+            _ => return Ok(()),
+        }
+    }
+    Err("too many stacked overlays".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn e(path: &str, kind: EntryKind) -> FileEntry {
+        FileEntry {
+            path: path.as_bytes().to_vec(),
+            kind,
+            mode: 0o644,
+            uid: 0,
+            gid: 0,
+            size: 0,
+            mtime: 0,
+            rdev: 0,
+            link_target: None,
+            capability: None,
+            selinux: None,
+            opaque: false,
+            whiteout: false,
+            sha256: None,
+        }
+    }
+
+    #[test]
+    fn overlay_semantics() {
+        use EntryKind::*;
+        let base = vec![
+            e("/", Dir),
+            e("/bin", Dir),
+            e("/bin/ls", File),
+            e("/share", Dir),
+            e("/share/doc", Dir),
+            e("/share/doc/a", File),
+            e("/lib", Dir),
+            e("/lib/x", File),
+        ];
+        let mut wh = e("/lib/x", CharDevice);
+        wh.whiteout = true;
+        let mut opq = e("/share/doc", Dir);
+        opq.opaque = true;
+        let l1 = Layer {
+            name: "a".into(),
+            class: ImageClass::Sysext,
+            entries: vec![
+                e("/", Dir),
+                e("/bin", Dir),
+                e("/bin/ls", File),
+                e("/bin/new", File),
+                wh,
+            ],
+        };
+        let l2 = Layer {
+            name: "b".into(),
+            class: ImageClass::Sysext,
+            entries: vec![
+                e("/bin", Dir),
+                e("/bin/new", File),
+                opq,
+                e("/share/doc/b", File),
+            ],
+        };
+        let v = merge(base, &[l1, l2]);
+        let origin = |p: &str| v.entries.get(p.as_bytes()).map(|(_, o)| *o);
+        assert_eq!(origin("/bin/ls"), Some(Origin::Layer(0)));
+        assert_eq!(origin("/bin/new"), Some(Origin::Layer(1)));
+        assert_eq!(origin("/lib/x"), None);
+        assert_eq!(origin("/share/doc/a"), None);
+        assert_eq!(origin("/share/doc/b"), Some(Origin::Layer(1)));
+        assert!(v.changes[0].contains(&(
+            b"/bin/ls".to_vec(),
+            Change::ReplacedBase,
+            Some(e("/bin/ls", File))
+        )));
+        assert!(v.changes[1]
+            .iter()
+            .any(|(p, c, _)| p == b"/bin/new" && *c == Change::Overrode(0)));
+        assert!(v.changes[0]
+            .iter()
+            .any(|(p, c, _)| p == b"/lib/x" && *c == Change::Removed(Origin::Base)));
+        let u = under(
+            vec![e("/usr", Dir), e("/usr/bin", Dir), e("/etc/x", File)],
+            "/usr",
+        );
+        assert_eq!(
+            u.iter().map(|e| e.path.clone()).collect::<Vec<_>>(),
+            vec![b"/".to_vec(), b"/bin".to_vec()]
+        );
+    }
+}

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# dm-verity recomputation benchmark (issue 3): extwatch's streaming tree vs `veritysetup verify` on the
+# same 1 GiB data and hash device, in the same run, plus extwatch's throughput against what
+# `openssl speed -evp sha256` reports for one core (times the cores used), and extwatch's peak RSS.
+#
+# Usage: scripts/bench-verity.sh [SIZE_MIB]   (default 1024)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+size=${1:-1024}
+command -v veritysetup >/dev/null || { echo "needs veritysetup (cryptsetup-bin)" >&2; exit 2; }
+[ -x /usr/bin/time ] || { apt-get install -y -qq time >/dev/null; }
+work=${BENCH_CACHE:-/var/tmp/extwatch-bench}/verity
+mkdir -p "$work"
+if [ ! -f "$work/data-$size" ]; then
+  echo ">> making $size MiB of random data" >&2
+  openssl rand -out "$work/data-$size" $((size * 1024 * 1024))
+fi
+data=$work/data-$size
+hash=$work/hash-$size
+root=$(veritysetup format "$data" "$hash" | awk '/Root hash:/ {print $3}')
+cargo build --release -q -p extwatch-formats --example verity
+bin=${CARGO_TARGET_DIR:-target}/release/examples/verity
+cores=$(nproc)
+# Warm the page cache for both tools alike.
+cat "$data" "$hash" > /dev/null
+
+best() { sort -n | head -1; }
+vs=$( for _ in 1 2 3; do /usr/bin/time -f '%e' veritysetup verify "$data" "$hash" "$root" 2>&1 >/dev/null | tail -1; done | best )
+ew=$( for _ in 1 2 3; do "$bin" "$data" "$hash" "$cores" | awk '{print $6}'; done | best )
+ew1=$( for _ in 1 2 3; do "$bin" "$data" "$hash" 1 | awk '{print $6}'; done | best )
+ours=$("$bin" "$data" "$hash" "$cores")
+[ "$(echo "$ours" | awk '{print $2}')" = "$root" ] || { echo "ROOT HASH MISMATCH: $ours vs $root" >&2; exit 1; }
+rss=$( /usr/bin/time -f '%M' "$bin" "$data" "$hash" "$cores" 2>&1 >/dev/null | tail -1 )
+ossl=$(openssl speed -evp sha256 -bytes 4096 -seconds 3 2>/dev/null | awk '/^sha256/ {print $2}' | tr -d k)
+# openssl prints thousands of bytes per second for the 4096-byte block size.
+ossl_mbs=$(awk -v k="$ossl" 'BEGIN {printf "%.0f", k * 1000 / 1e6}')
+mbs=$(awk -v s="$size" -v t="$ew" 'BEGIN {printf "%.0f", s * 1048576 / 1e6 / t}')
+mbs1=$(awk -v s="$size" -v t="$ew1" 'BEGIN {printf "%.0f", s * 1048576 / 1e6 / t}')
+echo "verity tree of ${size} MiB (root hash $root, equal in both tools)"
+echo "  veritysetup verify:          ${vs} s"
+echo "  extwatch, ${cores} threads:          ${ew} s  (${mbs} MB/s)  peak RSS $((rss / 1024)) MiB"
+echo "  extwatch, 1 thread:          ${ew1} s  (${mbs1} MB/s)"
+awk -v a="$vs" -v b="$ew" 'BEGIN {printf "  ratio veritysetup/extwatch:   %.2fx (goal >= 3x)\n", a / b}'
+awk -v m="$mbs" -v o="$ossl_mbs" -v c="$cores" 'BEGIN {printf "  openssl speed sha256 @4KiB:  %d MB/s per core; extwatch reaches %.0f%% of %d x that (goal >= 75%%)\n", o, 100 * m / (o * c), c}'
