@@ -148,7 +148,8 @@ fn scan_dir(
             ));
             continue;
         };
-        if fname.starts_with(".#") {
+        // image_name_is_valid(): no temporary files, no control characters (string_has_cc).
+        if fname.starts_with(".#") || fname.bytes().any(|b| b < b' ' || b == 0x7f) {
             continue;
         }
         let path = join(dir, &name_b);

@@ -119,7 +119,11 @@ pub fn audit_full(
         .unwrap_or_else(|| root.lstat("/etc/initrd-release").ok().flatten().is_some());
     let os_release = ["/etc/os-release", "/usr/lib/os-release"]
         .iter()
-        .find_map(|p| root.read_file(p, 64 * 1024).ok().flatten())
+        .find_map(|p| {
+            root.read_file(p, extwatch_formats::osrelease::MAX_RELEASE_SIZE as u64)
+                .ok()
+                .flatten()
+        })
         .and_then(|d| match parse_os_release(&d) {
             Ok(m) => Some(m),
             Err(e) => {

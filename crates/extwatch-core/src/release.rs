@@ -9,8 +9,8 @@ use extwatch_model::ImageClass;
 use crate::content::Content;
 use crate::version::SystemdVersion;
 
-/// Largest release file read.
-const MAX_RELEASE: u64 = 64 * 1024;
+/// Largest release file read (systemd's `READ_FULL_BYTES_MAX`).
+const MAX_RELEASE: u64 = extwatch_formats::osrelease::MAX_RELEASE_SIZE as u64;
 
 /// The host facts systemd compares against.
 #[derive(Debug, Clone, Default)]

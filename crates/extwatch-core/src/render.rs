@@ -13,6 +13,20 @@ pub fn json(report: &Report) -> String {
     s
 }
 
+/// Makes text safe for a terminal: control characters (C0, DEL, C1) become `\xNN`, so a hostile
+/// image name cannot move the cursor, clear the screen or set the window title.
+pub fn safe(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if (c as u32) < 0x20 || (0x7f..0xa0).contains(&(c as u32)) {
+            out.push_str(&format!("\\x{:02x}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 fn table(width: u16, header: &[&str]) -> Table {
     let mut t = Table::new();
     t.load_preset(UTF8_BORDERS_ONLY)
@@ -62,12 +76,12 @@ pub fn text(report: &Report, width: u16) -> String {
                 .and_then(|v| v.as_str().map(str::to_string))
                 .unwrap_or_default();
             t.add_row(vec![
-                i.name.clone(),
+                safe(&i.name),
                 i.class.as_str().to_string(),
                 fmt,
                 state,
                 sig,
-                i.path.clone(),
+                safe(&i.path),
             ]);
         }
         out.push_str(&t.to_string());
@@ -94,8 +108,8 @@ pub fn text(report: &Report, width: u16) -> String {
                 t.add_row(vec![
                     f.severity.as_str().to_string(),
                     f.id.clone(),
-                    f.subject.clone(),
-                    f.message.clone(),
+                    safe(&f.subject),
+                    safe(&f.message),
                 ]);
             }
             out.push_str(&t.to_string());
@@ -130,10 +144,10 @@ pub fn verify_text(r: &extwatch_model::VerifyReport) -> String {
     for i in &r.images {
         out.push_str(&format!(
             "{}: {}\n",
-            i.path,
+            safe(&i.path),
             if i.ok { "OK" } else { "FAILED" }
         ));
-        let mut line = |k: &str, v: String| out.push_str(&format!("  {k:<12} {v}\n"));
+        let mut line = |k: &str, v: String| out.push_str(&format!("  {k:<12} {}\n", safe(&v)));
         line(
             "format",
             format!(

@@ -114,6 +114,22 @@ fn to_entry(inode: &erofs_rs::types::Inode) -> Entry {
 impl ErofsReader {
     /// Opens the erofs image at offset 0 of `src`.
     pub fn open(src: Arc<dyn ReadAt>) -> Result<Self, FsError> {
+        // The superblock's block count must fit in the file: the kernel refuses a truncated image, and
+        // reads past the end would otherwise look like zeroes to some code paths.
+        let mut sb = [0u8; 40];
+        src.read_exact_at(1024, &mut sb)?;
+        let blkszbits = u32::from(sb[12]);
+        let blocks = u64::from(u32::from_le_bytes([sb[36], sb[37], sb[38], sb[39]]));
+        if !(9..=16).contains(&blkszbits) {
+            return Err(malformed("block size out of range"));
+        }
+        let need = blocks << blkszbits;
+        if need > src.size() {
+            return Err(malformed(format!(
+                "image is truncated: the superblock declares {need} bytes, the file has {}",
+                src.size()
+            )));
+        }
         let fs = block_on(EroFS::new(PreadImage(src)))?.map_err(ef_err)?;
         // Fail early on an unreadable root.
         let root = block_on(fs.get_inode(fs.super_block().root_inode_id()))?.map_err(ef_err)?;

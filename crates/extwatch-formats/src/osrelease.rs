@@ -11,11 +11,11 @@
 
 use std::collections::BTreeMap;
 
-/// Largest release file accepted (systemd reads these with a 4 MiB `read_full_stream` limit; real
-/// files are a few hundred bytes).
-pub const MAX_RELEASE_SIZE: usize = 64 * 1024;
-/// Most keys kept.
-pub const MAX_KEYS: usize = 1024;
+/// Largest release file accepted: systemd's `read_full_stream()` limit (`READ_FULL_BYTES_MAX`, 64 MiB
+/// minus one), so a file systemd would read is never refused here. Real files are a few hundred bytes.
+pub const MAX_RELEASE_SIZE: usize = 64 * 1024 * 1024 - 1;
+/// Most keys kept (memory stays bounded by the size limit anyway).
+pub const MAX_KEYS: usize = 1 << 20;
 
 /// Errors in a release file that make systemd reject it entirely.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
