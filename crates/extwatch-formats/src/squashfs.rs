@@ -27,6 +27,9 @@ use crate::fsimage::{limits, Entry, EntryKind, FsError, FsReader};
 use crate::readat::ReadAt;
 use crate::squashfs_xattr::{malformed, prescan_inodes, Super, XattrTable, NO_XATTR};
 
+/// `frag_index` of a file without a fragment.
+const NO_FRAGMENT: u32 = 0xffff_ffff;
+
 /// Adapts a [`ReadAt`] to the `BufRead + Seek` backhand wants, with a private cursor and buffer.
 pub struct ReadAtCursor {
     src: Arc<dyn ReadAt>,
@@ -222,6 +225,13 @@ pub struct SquashfsReader {
     /// Normalised path → xattr index, for entries that have xattrs.
     xattr_index: HashMap<Vec<u8>, u32>,
     xattrs: Option<XattrTable>,
+    /// Superblock compressor id and block size, for [`FsReader::read_file_chunks`].
+    compressor: u16,
+    block_size: u32,
+    /// The last fragment block decompressed by `read_file_chunks` (start offset, bytes): files are
+    /// usually read in image order, so consecutive small files share it. One block, so memory stays
+    /// bounded (backhand's own reader caches every fragment block it ever decompressed).
+    last_fragment: std::sync::Mutex<Option<(u64, Arc<Vec<u8>>)>>,
 }
 
 impl SquashfsReader {
@@ -248,6 +258,9 @@ impl SquashfsReader {
             fs,
             xattr_index,
             xattrs,
+            compressor: sb.compressor,
+            block_size: sb.block_size,
+            last_fragment: std::sync::Mutex::new(None),
         })
     }
 
@@ -259,6 +272,40 @@ impl SquashfsReader {
             .binary_search_by(|n| n.fullpath.as_path().cmp(p))
             .ok()
             .and_then(|i| nodes.get(i))
+    }
+
+    /// The decompressed fragment block `index`, through the one-block cache.
+    fn fragment(&self, index: u32) -> Result<Arc<Vec<u8>>, FsError> {
+        let frag = self
+            .fs
+            .fragments
+            .as_ref()
+            .and_then(|f| f.get(index as usize))
+            .ok_or_else(|| malformed(format!("fragment {index} does not exist")))?;
+        if let Ok(c) = self.last_fragment.lock() {
+            if let Some((at, data)) = c.as_ref() {
+                if *at == frag.start {
+                    return Ok(data.clone());
+                }
+            }
+        }
+        let bs = self.block_size as usize;
+        let size = frag.size.size() as usize;
+        if size > bs {
+            return Err(malformed(format!("fragment block of {size} bytes")));
+        }
+        let mut raw = vec![0u8; size];
+        self.src.read_exact_at(frag.start, &mut raw)?;
+        let data = if frag.size.uncompressed() {
+            raw
+        } else {
+            decompress_bounded(self.compressor, &raw, bs).map_err(malformed)?
+        };
+        let data = Arc::new(data);
+        if let Ok(mut c) = self.last_fragment.lock() {
+            *c = Some((frag.start, data.clone()));
+        }
+        Ok(data)
     }
 
     fn entry(&self, node: &backhand::Node<backhand::SquashfsFileReader>) -> Entry {
@@ -464,6 +511,7 @@ impl FsReader for SquashfsReader {
         path: &[u8],
         sink: &mut dyn FnMut(&[u8]) -> Result<(), FsError>,
     ) -> Result<u64, FsError> {
+        use backhand::SquashfsFileReader as F;
         let node = self
             .node(path)
             .ok_or_else(|| FsError::NotFound(String::from_utf8_lossy(path).into_owned()))?;
@@ -473,43 +521,88 @@ impl FsReader for SquashfsReader {
                 String::from_utf8_lossy(path)
             )));
         };
-        let len = f.file_len() as u64;
-        // backhand decompresses one block at a time (at most the block size, itself bounded by
-        // squashfs to 1 MiB); we pass its output on in fixed chunks, so memory stays bounded
-        // whatever the file size, and sparse blocks cost no image reads.
-        let mut reader = self
-            .fs
-            .file(f)
-            .reader_checked()
-            .map_err(bh_err)?
-            .take(len.saturating_add(1));
-        let mut buf = vec![0u8; limits::CHUNK];
-        let mut total = 0u64;
-        loop {
-            let n = match reader.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    return Err(malformed(format!(
-                        "reading {}: {e}",
-                        String::from_utf8_lossy(path)
-                    )))
-                }
-            };
-            total += n as u64;
-            if total > len {
-                break;
+        // We read the data blocks ourselves, straight from the inode's block list: one block at a
+        // time (at most the block size, itself at most 1 MiB), sparse blocks as zeros without
+        // reading, and the fragment through a one-block cache. Memory stays bounded whatever the
+        // file size or the number of files (a decompression bomb costs time, not memory).
+        let (start, frag, offset, len, sizes) = match f {
+            F::Basic(b) => (
+                u64::from(b.blocks_start),
+                b.frag_index,
+                b.block_offset,
+                u64::from(b.file_size),
+                &b.block_sizes,
+            ),
+            F::Extended(e) => (
+                e.blocks_start,
+                e.frag_index,
+                e.block_offset,
+                e.file_size,
+                &e.block_sizes,
+            ),
+        };
+        let name = || String::from_utf8_lossy(path).into_owned();
+        let bs = u64::from(self.block_size);
+        if !(4096..=1 << 20).contains(&bs) {
+            return Err(malformed(format!("block size {bs}")));
+        }
+        let mut pos = start;
+        let mut left = len;
+        let mut raw = Vec::new();
+        let zeros = vec![0u8; limits::CHUNK];
+        for ds in sizes {
+            if left == 0 {
+                return Err(malformed(format!("{}: more blocks than data", name())));
             }
-            sink(&buf[..n])?;
+            let want = left.min(bs) as usize;
+            let size = u64::from(ds.size());
+            if size == 0 {
+                let mut n = want;
+                while n > 0 {
+                    let c = n.min(zeros.len());
+                    sink(&zeros[..c])?;
+                    n -= c;
+                }
+            } else {
+                if size > bs {
+                    return Err(malformed(format!("{}: block of {size} bytes", name())));
+                }
+                raw.resize(size as usize, 0);
+                self.src.read_exact_at(pos, &mut raw)?;
+                pos = pos.saturating_add(size);
+                let data = if ds.uncompressed() {
+                    std::mem::take(&mut raw)
+                } else {
+                    decompress_bounded(self.compressor, &raw, bs as usize)
+                        .map_err(|e| malformed(format!("{}: {e}", name())))?
+                };
+                let part = data.get(..want).ok_or_else(|| {
+                    malformed(format!("{}: block holds {} bytes", name(), data.len()))
+                })?;
+                for c in part.chunks(limits::CHUNK) {
+                    sink(c)?;
+                }
+                if ds.uncompressed() {
+                    raw = data;
+                }
+            }
+            left -= want as u64;
         }
-        if total != len {
-            return Err(malformed(format!(
-                "{}: read {total} bytes, inode says {len}",
-                String::from_utf8_lossy(path)
-            )));
+        if left > 0 {
+            if frag == NO_FRAGMENT || left >= bs {
+                return Err(malformed(format!(
+                    "{}: {left} bytes beyond the data blocks",
+                    name()
+                )));
+            }
+            let block = self.fragment(frag)?;
+            let from = offset as usize;
+            let part = block
+                .get(from..from.saturating_add(left as usize))
+                .ok_or_else(|| malformed(format!("{}: fragment too short", name())))?;
+            sink(part)?;
         }
-        Ok(total)
+        Ok(len)
     }
 
     fn read_link(&self, path: &[u8]) -> Result<Vec<u8>, FsError> {
