@@ -167,5 +167,27 @@ ddi two-generic "$work/sq-small-gzip" 4 "type=$LINUX_GENERIC" "type=$LINUX_GENER
 ddi noauto "$work/sq-small-gzip" 4 "type=$USR_X86_64, attrs=63"
 ddi full-table "$work/sq-small-gzip" 128 "type=$USR_X86_64, name=usr"
 
+# --- verity: veritysetup hash devices (superblock + tree) followed by their data ------------------
+mkdir -p "$corpus"/{verity,veritysig}
+vt=$corpus/verity
+for blocks in 1 8 130; do
+  head -c $((blocks * 4096)) /dev/urandom > "$work/vdata-$blocks"
+  veritysetup format "$work/vdata-$blocks" "$work/vhash-$blocks" > "$work/vout-$blocks"
+  cat "$work/vhash-$blocks" "$work/vdata-$blocks" > "$vt/seed-$blocks"
+done
+# --- veritysig: signature-partition JSON as systemd-repart writes it, NUL-padded -----------------
+vs=$corpus/veritysig
+openssl req -x509 -newkey rsa:2048 -nodes -days 3 -subj /CN=fuzz -keyout "$work/k.pem" \
+  -out "$work/c.pem" 2>/dev/null
+rh=$(awk '/Root hash:/ {print $3}' "$work/vout-8")
+printf '%s' "$rh" > "$work/rh"
+openssl smime -sign -binary -noattr -in "$work/rh" -inkey "$work/k.pem" -signer "$work/c.pem" \
+  -outform DER -out "$work/sig.der"
+fp=$(openssl x509 -in "$work/c.pem" -outform DER | sha256sum | cut -d' ' -f1)
+printf '{"rootHash":"%s","certificateFingerprint":"%s","signature":"%s"}' "$rh" "$fp" \
+  "$(base64 -w0 "$work/sig.der")" > "$vs/seed-json"
+cp "$vs/seed-json" "$vs/seed-padded" && truncate -s 4096 "$vs/seed-padded"
+cp "$work/sig.der" "$vs/seed-der"
+
 n() { find "$1" -type f | wc -l; }
-echo "seeded: osrelease=$(n "$o") mountinfo=$(n "$m") image=$(n "$i") ddi=$(n "$d")"
+echo "seeded: osrelease=$(n "$o") mountinfo=$(n "$m") image=$(n "$i") ddi=$(n "$d") verity=$(n "$vt") veritysig=$(n "$vs")"

@@ -9,7 +9,7 @@
 //!   so the walk never follows a symlink and cannot leave the image even if it is being modified.
 //! * **Bounded.** [`WalkLimits`] caps the number of entries, the depth and the bytes hashed; a hit limit
 //!   is a clear error, never a truncated listing. Files are hashed through
-//!   [`FsReader::read_file_chunks`](extwatch_formats::FsReader::read_file_chunks) in fixed chunks, so a
+//!   [`FsReader::read_file_chunks`] in fixed chunks, so a
 //!   multi-GiB (or decompression-bomb) file costs time, not memory.
 //! * **Parallel.** backhand serialises reads of one squashfs reader behind a mutex, so
 //!   [`hash_files`] opens one [`Content`] per thread and deals files out through an atomic counter

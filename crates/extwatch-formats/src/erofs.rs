@@ -4,7 +4,7 @@
 //! of the image (in practice an mmap, which SIGBUSes if an attacker truncates the file while we read
 //! it). The asynchronous one wants only `read_exact_at(buf, offset)` — a pread. We use the latter over
 //! our [`ReadAt`]: every read completes synchronously, so each future is ready on its first poll and
-//! a ten-line executor ([`block_on`]) drives it without any runtime.
+//! a ten-line executor (`block_on`) drives it without any runtime.
 //!
 //! erofs-rs resolves paths internally but does not expose lookup-by-path for non-files, so we look
 //! entries up through directory listings and cache `path → nid` (bounded) to keep walks linear.

@@ -3,12 +3,12 @@
 //! backhand parses the superblock, inode/directory tables and file data for every compressor the
 //! kernel supports (gzip, lzo, lz4, xz, zstd); we add what it lacks:
 //!
-//! * **xattrs** — backhand has no xattr support, so [`crate::squashfs_xattr`] reads the xattr id table
+//! * **xattrs** — backhand has no xattr support, so our `squashfs_xattr` module reads the xattr id table
 //!   and key/value stream itself, and we map each path to its inode's xattr index by walking
 //!   backhand's decompressed directory table;
 //! * **lzma** (compressor id 2, which mksquashfs offers but the kernel cannot mount) via `lzma-rs`, by
 //!   plugging our own `CompressionAction` into backhand;
-//! * **bounds** — a pre-flight scan of the inode table ([`crate::squashfs_xattr::prescan_inodes`])
+//! * **bounds** — a pre-flight scan of the inode table (`squashfs_xattr::prescan_inodes`)
 //!   before backhand sees it, a bounded decompressor, and a `ReadAt` adapter so backhand never seeks
 //!   a shared file cursor.
 
