@@ -830,7 +830,7 @@ mod tests {
     fn device_numbers() {
         assert_eq!(major_minor(0x0103), (1, 3));
         assert_eq!(
-            major_minor((259u64 << 8) | 0x12 | (0x345 << 12)),
+            major_minor((259u64 << 8) | 0x12 | (0x34500 << 12)),
             (259, 0x34512)
         );
     }
