@@ -148,6 +148,16 @@ impl FsReader for UsrMounted {
             )),
         }
     }
+    fn read_file_chunks(
+        &self,
+        path: &[u8],
+        sink: &mut dyn FnMut(&[u8]) -> Result<(), FsError>,
+    ) -> Result<u64, FsError> {
+        match self.map(path) {
+            Some(p) => self.0.read_file_chunks(p, sink),
+            None => Err(FsError::NotFound(String::from_utf8_lossy(path).into_owned())),
+        }
+    }
     fn read_link(&self, path: &[u8]) -> Result<Vec<u8>, FsError> {
         match self.map(path) {
             Some(p) => self.0.read_link(p),
