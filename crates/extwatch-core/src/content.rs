@@ -155,7 +155,9 @@ impl FsReader for UsrMounted {
     ) -> Result<u64, FsError> {
         match self.map(path) {
             Some(p) => self.0.read_file_chunks(p, sink),
-            None => Err(FsError::NotFound(String::from_utf8_lossy(path).into_owned())),
+            None => Err(FsError::NotFound(
+                String::from_utf8_lossy(path).into_owned(),
+            )),
         }
     }
     fn read_link(&self, path: &[u8]) -> Result<Vec<u8>, FsError> {

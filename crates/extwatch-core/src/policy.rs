@@ -157,22 +157,29 @@ pub fn unit_files(root: &RootFs, class: ImageClass) -> Vec<String> {
         files.push(main);
     }
     // Drop-ins: same file name in a higher-precedence directory wins; applied sorted by name.
-    let mut dropins: Vec<(String, String)> = Vec::new();
-    for d in UNIT_DIRS {
-        let dir = format!("{d}/{unit}.d");
-        let Ok(entries) = root.read_dir(&dir) else {
+    let dirs: Vec<String> = UNIT_DIRS.iter().map(|d| format!("{d}/{unit}.d")).collect();
+    files.extend(dropins(root, &dirs));
+    files
+}
+
+/// `*.conf` drop-ins of the directories `dirs` (highest precedence first): a file name seen in a
+/// higher-precedence directory masks the same name below; the result is sorted by file name, the
+/// order systemd applies them in.
+fn dropins(root: &RootFs, dirs: &[String]) -> Vec<String> {
+    let mut found: Vec<(String, String)> = Vec::new();
+    for dir in dirs {
+        let Ok(entries) = root.read_dir(dir) else {
             continue;
         };
         for (n, _) in entries {
             let n = String::from_utf8_lossy(&n).into_owned();
-            if n.ends_with(".conf") && !dropins.iter().any(|(x, _)| *x == n) {
-                dropins.push((n.clone(), format!("{dir}/{n}")));
+            if n.ends_with(".conf") && !found.iter().any(|(x, _)| *x == n) {
+                found.push((n.clone(), format!("{dir}/{n}")));
             }
         }
     }
-    dropins.sort();
-    files.extend(dropins.into_iter().map(|(_, p)| p));
-    files
+    found.sort();
+    found.into_iter().map(|(_, p)| p).collect()
 }
 
 /// The `--image-policy=` on the last effective `ExecStart=` of the merge service.
@@ -226,25 +233,16 @@ fn conf_policy(root: &RootFs, class: ImageClass) -> Option<(String, String)> {
             break;
         }
     }
-    let mut dropins: Vec<(String, String)> = Vec::new();
-    for d in [
+    let dirs: Vec<String> = [
         "/etc/systemd",
         "/run/systemd",
         "/usr/local/lib/systemd",
         "/usr/lib/systemd",
-    ] {
-        let dir = format!("{d}/{name}.conf.d");
-        if let Ok(entries) = root.read_dir(&dir) {
-            for (n, _) in entries {
-                let n = String::from_utf8_lossy(&n).into_owned();
-                if n.ends_with(".conf") && !dropins.iter().any(|(x, _)| *x == n) {
-                    dropins.push((n.clone(), format!("{dir}/{n}")));
-                }
-            }
-        }
-    }
-    dropins.sort();
-    files.extend(dropins.into_iter().map(|(_, p)| p));
+    ]
+    .iter()
+    .map(|d| format!("{d}/{name}.conf.d"))
+    .collect();
+    files.extend(dropins(root, &dirs));
     let mut current = None;
     for f in files {
         let Ok(Some(data)) = root.read_file(&f, 1024 * 1024) else {
@@ -292,5 +290,53 @@ mod tests {
         assert!(!e("root=signed+absent:usr=signed+absent").allows_unsigned());
         assert!(e("root=verity+signed+absent:usr=signed+absent").allows_verity());
         assert!(!e("root=signed+absent:usr=signed+absent").allows_verity());
+    }
+
+    #[test]
+    fn effective_policy_from_dropins_and_conf() {
+        let t = tempfile::tempdir().unwrap();
+        let w = |p: &str, c: &str| {
+            let p = t.path().join(p.trim_start_matches('/'));
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, c).unwrap();
+        };
+        let root = || RootFs::open(t.path()).unwrap();
+        let v = |m| SystemdVersion {
+            major: m,
+            point: None,
+        };
+        assert_eq!(
+            effective(&root(), ImageClass::Sysext, v(257)).source,
+            "built-in"
+        );
+        assert!(effective(&root(), ImageClass::Sysext, v(252)).allows_unsigned());
+        // ImagePolicy= in sysext.conf counts from v259 only.
+        w(
+            "/etc/systemd/sysext.conf",
+            "[SysExt]\nImagePolicy=root=signed+absent:usr=signed+absent\n",
+        );
+        assert!(effective(&root(), ImageClass::Sysext, v(257)).allows_unsigned());
+        let e = effective(&root(), ImageClass::Sysext, v(259));
+        assert!(!e.allows_unsigned(), "{e:?}");
+        assert_eq!(e.source, "/etc/systemd/sysext.conf");
+        // A drop-in ExecStart with --image-policy wins over the config file; a later drop-in that
+        // resets ExecStart= without a policy drops it again.
+        w(
+            "/usr/lib/systemd/system/systemd-sysext.service",
+            "[Service]\nExecStart=systemd-sysext refresh\n",
+        );
+        w("/etc/systemd/system/systemd-sysext.service.d/10-p.conf",
+          "[Service]\nExecStart=\nExecStart=systemd-sysext refresh --image-policy=root=verity+signed+absent:usr=signed+absent\n");
+        let e = effective(&root(), ImageClass::Sysext, v(259));
+        assert!(e.allows_unsigned() && e.allows_verity(), "{e:?}");
+        assert!(e.source.ends_with("10-p.conf"));
+        w(
+            "/etc/systemd/system/systemd-sysext.service.d/20-reset.conf",
+            "[Service]\nExecStart=\nExecStart=systemd-sysext refresh\n",
+        );
+        assert_eq!(
+            effective(&root(), ImageClass::Sysext, v(259)).source,
+            "/etc/systemd/sysext.conf"
+        );
     }
 }
