@@ -31,7 +31,7 @@ pub const MAX_LEVELS: usize = 63;
 const SUPER_CHUNK: usize = 1024 * 1024;
 /// Bytes a worker reads and hashes at once: small enough to stay in its core's cache between the
 /// copy out of the page cache and the hashing (an 8 MiB buffer ran at half the hash speed).
-const PIECE: usize = 128 * 1024;
+const PIECE: usize = 64 * 1024;
 
 /// Errors about verity metadata or data.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
