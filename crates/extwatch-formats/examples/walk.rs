@@ -86,17 +86,18 @@ fn main() -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// Depth-first over an explicit stack (no recursion: hostile images can be deep).
+/// Depth-first over an explicit stack (no recursion: hostile images can be deep). Every entry's
+/// metadata comes from its directory listing (as `unsquashfs -lls` gets it); only the root is stat'ed.
 fn walk(fs: &dyn FsReader, opts: &Opts, c: &mut Counts) {
-    let mut stack: Vec<Vec<u8>> = vec![b"/".to_vec()];
-    while let Some(path) = stack.pop() {
-        let entry = match fs.stat(&path) {
-            Ok(Some(e)) => e,
-            Ok(None) | Err(_) => {
-                c.errors += 1;
-                continue;
-            }
-        };
+    let root = match fs.stat(b"/") {
+        Ok(Some(e)) => e,
+        Ok(None) | Err(_) => {
+            c.errors += 1;
+            return;
+        }
+    };
+    let mut stack: Vec<(Vec<u8>, extwatch_formats::Entry)> = vec![(b"/".to_vec(), root)];
+    while let Some((path, entry)) = stack.pop() {
         c.entries += 1;
         if opts.xattrs {
             match fs.xattrs(&path) {
@@ -109,13 +110,13 @@ fn walk(fs: &dyn FsReader, opts: &Opts, c: &mut Counts) {
                 c.dirs += 1;
                 match fs.read_dir(&path) {
                     Ok(children) => {
-                        for (name, _) in children {
+                        for (name, e) in children {
                             let mut p = path.clone();
                             if !p.ends_with(b"/") {
                                 p.push(b'/');
                             }
                             p.extend_from_slice(&name);
-                            stack.push(p);
+                            stack.push((p, e));
                         }
                     }
                     Err(_) => c.errors += 1,
