@@ -277,3 +277,38 @@ pub fn display_argv(argv: &[String]) -> String {
         .collect::<Vec<_>>()
         .join(" ")
 }
+
+/// systemd-dissect 257 for the trixie root: Debian ships it in `systemd-container`, which the root
+/// leaves out (its postinst needs dbus), so the package of the root's exact systemd version is
+/// downloaded once and unpacked into `/var/cache/extwatch/dissect-257`. Returns the binary's path as
+/// seen inside the chroot and the directory to bind for it.
+pub fn systemd_dissect(env: &crate::Env) -> (std::path::PathBuf, std::path::PathBuf) {
+    use std::path::PathBuf;
+    let in_root = env.trixie.join("usr/bin/systemd-dissect");
+    if in_root.exists() {
+        return (
+            PathBuf::from("/usr/bin/systemd-dissect"),
+            env.trixie.clone(),
+        );
+    }
+    let cache = PathBuf::from("/var/cache/extwatch/dissect-257");
+    let bin = cache.join("root/usr/bin/systemd-dissect");
+    if !bin.exists() {
+        std::fs::create_dir_all(&cache).expect("create dissect cache");
+        let script = format!(
+            "set -e; cd {c}; v=$(dpkg-query -W -f '${{Version}}' systemd); \
+             apt-get download -q systemd-container=$v; dpkg-deb -x systemd-container_*.deb root",
+            c = cache.display()
+        );
+        let o = trixie_exec(&env.trixie, &[&cache], &["sh".into(), "-c".into(), script])
+            .expect("run apt-get download in the trixie root");
+        assert!(
+            bin.exists(),
+            "cannot fetch systemd-dissect (systemd-container) into {}: {}{}",
+            cache.display(),
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+    (bin, cache)
+}

@@ -262,32 +262,7 @@ fn assert_facts_eq(what: &str, got: &Facts, want: &Facts) {
 
 /// The systemd-dissect 257 binary (inside the trixie root's file system), fetched once.
 fn dissect_binary(env: &Env) -> (PathBuf, PathBuf) {
-    let in_root = env.trixie.join("usr/bin/systemd-dissect");
-    if in_root.exists() {
-        return (
-            PathBuf::from("/usr/bin/systemd-dissect"),
-            env.trixie.clone(),
-        );
-    }
-    let cache = PathBuf::from("/var/cache/extwatch/dissect-257");
-    let bin = cache.join("root/usr/bin/systemd-dissect");
-    if !bin.exists() {
-        std::fs::create_dir_all(&cache).unwrap();
-        let script = format!(
-            "set -e; cd {c}; v=$(dpkg-query -W -f '${{Version}}' systemd); \
-             apt-get download -q systemd-container=$v; dpkg-deb -x systemd-container_*.deb root",
-            c = cache.display()
-        );
-        let o = trixie_exec(&env.trixie, &[&cache], &["sh".into(), "-c".into(), script]).unwrap();
-        assert!(
-            bin.exists(),
-            "cannot fetch systemd-dissect (systemd-container) into {}: {}{}",
-            cache.display(),
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        );
-    }
-    (bin, cache)
+    extwatch_testsupport::runner::systemd_dissect(env)
 }
 
 fn dissect_mtree(env: &Env, img: &Path) -> String {

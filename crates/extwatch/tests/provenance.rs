@@ -232,6 +232,40 @@ fn signed_ddi_matches_veritysetup_openssl_and_systemd() {
     fs::write(s.dir.join("other.txt"), "0".repeat(64)).unwrap();
     assert!(!smime(&s.dir.join("other.txt")).0);
 
+    // systemd-dissect 257's view of the same image: a signed verity root partition whose UUID is
+    // the first half of extwatch's root hash.
+    let (dbin, dbind) = extwatch_testsupport::runner::systemd_dissect(&s.env);
+    let o = trixie_exec(
+        &s.env.trixie,
+        &[&dbind, s.signed.parent().unwrap()],
+        &[
+            dbin.to_string_lossy().into_owned(),
+            "--json=short".into(),
+            s.signed.to_string_lossy().into_owned(),
+        ],
+    )
+    .unwrap();
+    let dj: Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
+        panic!(
+            "systemd-dissect --json=short: {e}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        )
+    });
+    let root_mount = dj["mounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["designator"] == "root")
+        .unwrap_or_else(|| panic!("no root partition in {dj:#}"));
+    assert_eq!(root_mount["verity"], "signed", "{dj:#}");
+    assert_eq!(
+        root_mount["partition_uuid"]
+            .as_str()
+            .unwrap()
+            .replace('-', ""),
+        root_hash[..32]
+    );
+
     // systemd 257's own userspace verdict, with the certificate in the running system's verity.d.
     let root = s.dir.join("root");
     fs::create_dir_all(root.join("var/lib/extensions")).unwrap();
@@ -259,6 +293,62 @@ fn signed_ddi_matches_veritysetup_openssl_and_systemd() {
         log.contains("Userspace PKCS#7 validation succeeded"),
         "systemd did not validate the signature:\n{log}"
     );
+    // With another certificate there, systemd's userspace check fails — and so does extwatch's
+    // judgement with that certificate as the host's verity.d.
+    let (ok, out) = sh(&format!(
+        "openssl req -x509 -newkey rsa:2048 -nodes -days 3 -subj /CN=stranger -keyout {} -out {}",
+        s.dir.join("stranger.key").display(),
+        s.dir.join("stranger.crt").display()
+    ));
+    assert!(ok, "{out}");
+    let vd2 = s.dir.join("verityd2");
+    fs::create_dir_all(&vd2).unwrap();
+    fs::copy(s.dir.join("stranger.crt"), vd2.join("stranger.crt")).unwrap();
+    let script = format!(
+        "mkdir -p /etc/verity.d && mount --bind {} /etc/verity.d && SYSTEMD_LOG_LEVEL=debug systemd-sysext merge --root={} 2>&1; true",
+        vd2.display(),
+        root.display()
+    );
+    let o = trixie_exec(
+        &s.env.trixie,
+        &[&s.dir],
+        &["sh".into(), "-c".into(), script],
+    )
+    .unwrap();
+    let log2 =
+        String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr);
+    assert!(
+        log2.contains("Userspace PKCS#7 validation failed"),
+        "systemd accepted a signature from an unlisted key:\n{log2}"
+    );
+    let stranger_root = s.dir.join("stranger-root");
+    fs::create_dir_all(stranger_root.join("etc/verity.d")).unwrap();
+    fs::create_dir_all(stranger_root.join("usr/lib")).unwrap();
+    fs::create_dir_all(stranger_root.join("var/lib/extensions")).unwrap();
+    fs::write(
+        stranger_root.join("etc/os-release"),
+        "ID=debian\nVERSION_ID=13\n",
+    )
+    .unwrap();
+    fs::copy(
+        &s.signed,
+        stranger_root.join("var/lib/extensions/signed.raw"),
+    )
+    .unwrap();
+    fs::copy(
+        s.dir.join("stranger.crt"),
+        stranger_root.join("etc/verity.d/stranger.crt"),
+    )
+    .unwrap();
+    let (_, a2, _) = extwatch(&[
+        "audit",
+        "--root",
+        stranger_root.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(a2["images"][0]["signature"]["host_status"], "untrusted");
+    assert_ne!(a2["images"][0]["signature"]["status"], "valid");
     // And extwatch, auditing the same root with the certificate in the root's verity.d.
     fs::create_dir_all(root.join("etc/verity.d")).unwrap();
     fs::copy(&s.cert, root.join("etc/verity.d/test.crt")).unwrap();
