@@ -47,8 +47,12 @@ for t in "${targets[@]}"; do
   extra=()
   # OpenSSL keeps small allocations alive on some d2i error paths (reported by LeakSanitizer with
   # only libcrypto frames); they are not ours and would make every run fail. Crashes still count.
-  [ "$t" = veritysig ] && extra+=(-detect_leaks=0)
-  if ! "${fuzz[@]}" run --target-dir "$target_dir" "$t" "$here/corpus/$t" -- \
+  asan=${ASAN_OPTIONS:-}
+  if [ "$t" = veritysig ]; then
+    extra+=(-detect_leaks=0)
+    asan="${asan:+$asan:}detect_leaks=0"
+  fi
+  if ! ASAN_OPTIONS="$asan" "${fuzz[@]}" run --target-dir "$target_dir" "$t" "$here/corpus/$t" -- \
       -max_total_time="$secs" -timeout="$per_input" -rss_limit_mb="$rss" "${extra[@]}" \
       -print_final_stats=1 -artifact_prefix="$here/artifacts/$t/" 2>"$here/artifacts/$t.log"; then
     failed+=("$t")
