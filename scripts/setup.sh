@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-pkgs=(build-essential pkg-config)
+pkgs=(build-essential pkg-config libssl-dev)
 if [ "${1:-}" = "--test" ]; then
   pkgs+=(squashfs-tools erofs-utils cryptsetup-bin fdisk attr libcap2-bin openssl debootstrap
          util-linux time hyperfine systemd)
