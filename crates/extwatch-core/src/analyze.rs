@@ -101,7 +101,7 @@ pub fn analyze(
                             sidecar_tree: side.tree,
                         };
                         (verity, signature) = provenance::evaluate(&input, trust, &|_| {});
-                        Some(crate::content::mounted(img))
+                        Some(crate::files::content_of(img))
                     }
                     Err(e) => {
                         errors.push(format!("cannot read image: {e}"));
@@ -202,16 +202,16 @@ pub fn analyze(
 
 /// Side-car integrity files next to a raw image (reference §5.3).
 #[derive(Default)]
-struct Sidecars {
-    xattr_hash: Option<String>,
-    hash: Option<String>,
-    sig: Option<Vec<u8>>,
-    tree: Option<Arc<dyn ReadAt>>,
+pub(crate) struct Sidecars {
+    pub(crate) xattr_hash: Option<String>,
+    pub(crate) hash: Option<String>,
+    pub(crate) sig: Option<Vec<u8>>,
+    pub(crate) tree: Option<Arc<dyn ReadAt>>,
 }
 
 /// Reads `.roothash`/`.usrhash` (+ `.p7s`), `.verity` and `user.verity.roothash`/`usrhash`. The `.raw`
 /// suffix is stripped before appending, so `foo.sysext.raw` has `foo.sysext.roothash`.
-fn sidecars(root: &RootFs, path: &str, file: &std::fs::File) -> Sidecars {
+pub(crate) fn sidecars(root: &RootFs, path: &str, file: &std::fs::File) -> Sidecars {
     let stem = path.strip_suffix(".raw").unwrap_or(path);
     let mut s = Sidecars::default();
     for kind in ["roothash", "usrhash"] {

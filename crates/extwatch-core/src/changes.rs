@@ -10,7 +10,6 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use extwatch_formats::ddi::{Designator, PartitionRole};
 use extwatch_formats::{open_image, EntryKind, ReadAt};
 use extwatch_model::{Hierarchy, Image, ImageClass, ImageFormat};
 
@@ -68,36 +67,16 @@ pub struct Analysis {
     pub errors: Vec<String>,
 }
 
-/// Opens an image's content and says where its root sits in the host tree (`/` for a full tree,
-/// `/usr` for a DDI whose usr partition is used).
-pub fn open_content(
-    root: &RootFs,
-    img: &Image,
-    arch: &str,
-) -> Result<(Content, &'static str), String> {
+/// Opens an image's content as systemd mounts it (a DDI's usr partition appears under `/usr`).
+pub fn open_content(root: &RootFs, img: &Image, arch: &str) -> Result<Content, String> {
     let p = img.resolved_path.as_deref().unwrap_or(&img.path);
     match img.format {
-        ImageFormat::Directory => root
-            .subroot(p)
-            .map(|r| (Content::Dir(r), "/"))
-            .map_err(|e| e.to_string()),
+        ImageFormat::Directory => root.subroot(p).map(Content::Dir).map_err(|e| e.to_string()),
         _ => {
             let f = root.open_file(p).map_err(|e| e.to_string())?;
             let src: Arc<dyn ReadAt> = Arc::new(f);
             let o = open_image(src, arch).map_err(|e| e.to_string())?;
-            let prefix = match o
-                .ddi
-                .as_ref()
-                .and_then(|d| d.chosen_partition())
-                .map(|p| &p.role)
-            {
-                Some(PartitionRole::Dps {
-                    designator: Designator::Usr,
-                    ..
-                }) => "/usr",
-                _ => "/",
-            };
-            Ok((Content::Fs(o.fs), prefix))
+            Ok(crate::files::content_of(o))
         }
     }
 }
@@ -154,19 +133,17 @@ pub fn analyze(
         };
         layer_imgs.sort_by(|a, b| strverscmp_improved(&a.name, &b.name));
         // Walk each image once.
-        let mut walked: Vec<(&Image, Vec<FileEntry>, &'static str)> = Vec::new();
+        let mut walked: Vec<(&Image, Vec<FileEntry>)> = Vec::new();
         for img in layer_imgs {
-            match open_content(root, img, arch)
-                .and_then(|(c, prefix)| walk(&c, limits).map(|e| (e, prefix)))
-            {
-                Ok((mut entries, prefix)) => {
+            match open_content(root, img, arch).and_then(|c| walk(&c, limits)) {
+                Ok(mut entries) => {
                     if hash_all {
-                        let opener = || open_content(root, img, arch).map(|(c, _)| c);
+                        let opener = || open_content(root, img, arch);
                         if let Err(e) = hash_files(&opener, &mut entries, threads) {
                             out.errors.push(format!("{}: hashing: {e}", img.name));
                         }
                     }
-                    walked.push((img, entries, prefix))
+                    walked.push((img, entries))
                 }
                 Err(e) => out.errors.push(format!("{}: {e}", img.name)),
             }
@@ -175,19 +152,10 @@ pub fn analyze(
             let merged_here = hierarchies.iter().any(|h| h.hierarchy == *hier && h.merged);
             let layers: Vec<Layer> = walked
                 .iter()
-                .map(|(img, entries, prefix)| {
-                    let rel = if *prefix == "/" {
-                        overlay::under(entries.clone(), hier)
-                    } else if *prefix == *hier {
-                        entries.clone()
-                    } else {
-                        vec![]
-                    };
-                    Layer {
-                        name: img.name.clone(),
-                        class: *class,
-                        entries: rel,
-                    }
+                .map(|(img, entries)| Layer {
+                    name: img.name.clone(),
+                    class: *class,
+                    entries: overlay::under(entries.clone(), hier),
                 })
                 .collect();
             if layers.iter().all(|l| l.entries.is_empty()) && !merged_here {
@@ -216,14 +184,14 @@ pub fn analyze(
             let layer_hashes: Vec<Vec<FileEntry>> = walked
                 .iter()
                 .zip(layers.iter())
-                .map(|((img, _, _), layer)| {
+                .map(|((img, _), layer)| {
                     let mut sel: Vec<FileEntry> = layer
                         .entries
                         .iter()
                         .filter(|e| need.contains(&e.path) && e.kind == EntryKind::File)
                         .cloned()
                         .collect();
-                    let opener = || open_content(root, img, arch).map(|(c, _)| c);
+                    let opener = || open_content(root, img, arch);
                     let _ = hash_files(&opener, &mut sel, threads);
                     sel
                 })

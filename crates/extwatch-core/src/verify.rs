@@ -78,7 +78,22 @@ pub fn verify_image(
         Ok(h) => out.sha256 = Some(h),
         Err(e) => out.errors.push(format!("cannot hash: {e}")),
     }
-    let side = sidecars_host(path, &file);
+    // Side-cars are looked up next to the image, through the same in-directory reader an audit uses.
+    let side = match (path.parent(), path.file_name()) {
+        (Some(dir), Some(name)) => {
+            let dir = if dir.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                dir
+            };
+            crate::rootfs::RootFs::open(dir)
+                .map(|r| {
+                    crate::analyze::sidecars(&r, &format!("/{}", name.to_string_lossy()), &file)
+                })
+                .unwrap_or_default()
+        }
+        _ => Default::default(),
+    };
     let src: Arc<dyn ReadAt> = Arc::new(file);
     let img = match open_image(src.clone(), arch) {
         Ok(i) => i,
@@ -114,13 +129,13 @@ pub fn verify_image(
     let input = provenance::Input {
         src,
         ddi: img.ddi.as_ref(),
-        xattr_hash: side.0,
-        sidecar_hash: side.1,
-        sidecar_sig: side.2,
-        sidecar_tree: side.3,
+        xattr_hash: side.xattr_hash,
+        sidecar_hash: side.hash,
+        sidecar_sig: side.sig,
+        sidecar_tree: side.tree,
     };
     (out.verity, out.signature) = provenance::evaluate(&input, &deep, progress);
-    let content = crate::content::mounted(img);
+    let content = crate::files::content_of(img);
     let v = SystemdVersion::DEFAULT;
     for class in [ImageClass::Sysext, ImageClass::Confext] {
         match find_release(&content, class, &out.name, &file_name, v) {
@@ -154,41 +169,4 @@ fn image_name(file_name: &str) -> String {
         .or_else(|| s.strip_suffix(".raw"))
         .unwrap_or(s);
     s.to_string()
-}
-
-type Side = (
-    Option<String>,
-    Option<String>,
-    Option<Vec<u8>>,
-    Option<Arc<dyn ReadAt>>,
-);
-
-/// Side-car files next to an image on the auditing machine.
-fn sidecars_host(path: &Path, file: &std::fs::File) -> Side {
-    let p = path.to_string_lossy();
-    let stem = p.strip_suffix(".raw").unwrap_or(&p).to_string();
-    let mut side: Side = (None, None, None, None);
-    for kind in ["roothash", "usrhash"] {
-        if side.0.is_none() {
-            if let Ok(Some(v)) = crate::rootfs::xattr_fd(file, &format!("user.verity.{kind}")) {
-                side.0 = crate::analyze::parse_hex_hash(&v);
-            }
-        }
-        if side.1.is_none() {
-            if let Ok(v) = std::fs::read(format!("{stem}.{kind}")) {
-                side.1 = crate::analyze::parse_hex_hash(&v);
-            }
-        }
-        if side.2.is_none() {
-            if let Ok(v) = std::fs::read(format!("{stem}.{kind}.p7s")) {
-                if !v.is_empty() && v.len() <= extwatch_formats::pkcs7::MAX_PKCS7 {
-                    side.2 = Some(v);
-                }
-            }
-        }
-    }
-    if let Ok(f) = std::fs::File::open(format!("{stem}.verity")) {
-        side.3 = Some(Arc::new(f));
-    }
-    side
 }
