@@ -129,6 +129,38 @@ fn setup(test: &str) -> Option<Setup> {
     })
 }
 
+/// An offline Debian 13 root holding the signed DDI as /var/lib/extensions/signed.raw, with `certs`
+/// copied into its /etc/verity.d under the given names.
+fn root_with_signed(s: &Setup, name: &str, certs: &[(&Path, &str)]) -> PathBuf {
+    let root = s.dir.join(name);
+    for d in ["etc/verity.d", "usr/lib", "var/lib/extensions"] {
+        fs::create_dir_all(root.join(d)).unwrap();
+    }
+    fs::write(root.join("etc/os-release"), "ID=debian\nVERSION_ID=13\n").unwrap();
+    fs::copy(&s.signed, root.join("var/lib/extensions/signed.raw")).unwrap();
+    for (cert, as_name) in certs {
+        fs::copy(cert, root.join("etc/verity.d").join(as_name)).unwrap();
+    }
+    root
+}
+
+/// systemd 257's debug log of `systemd-sysext merge --root=ROOT` with `verityd` bound over the running
+/// system's /etc/verity.d (where its userspace PKCS#7 check looks, reference §11).
+fn systemd_merge_log(s: &Setup, verityd: &Path, root: &Path) -> String {
+    let script = format!(
+        "mkdir -p /etc/verity.d && mount --bind {} /etc/verity.d && SYSTEMD_LOG_LEVEL=debug systemd-sysext merge --root={} 2>&1; true",
+        verityd.display(),
+        root.display()
+    );
+    let o = trixie_exec(
+        &s.env.trixie,
+        &[&s.dir],
+        &["sh".into(), "-c".into(), script],
+    )
+    .unwrap();
+    String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr)
+}
+
 fn verify_json(img: &Path, trust: Option<&Path>) -> (Option<i32>, Value) {
     let mut args = vec!["verify", "--format", "json", img.to_str().unwrap()];
     if let Some(t) = trust {
@@ -267,28 +299,11 @@ fn signed_ddi_matches_veritysetup_openssl_and_systemd() {
     );
 
     // systemd 257's own userspace verdict, with the certificate in the running system's verity.d.
-    let root = s.dir.join("root");
-    fs::create_dir_all(root.join("var/lib/extensions")).unwrap();
-    fs::create_dir_all(root.join("usr/lib")).unwrap();
-    fs::write(root.join("etc/os-release").as_path(), "").ok();
-    fs::create_dir_all(root.join("etc")).unwrap();
-    fs::write(root.join("etc/os-release"), "ID=debian\nVERSION_ID=13\n").unwrap();
-    fs::copy(&s.signed, root.join("var/lib/extensions/signed.raw")).unwrap();
+    let root = root_with_signed(&s, "root", &[]);
     let vd = s.dir.join("verityd");
     fs::create_dir_all(&vd).unwrap();
     fs::copy(&s.cert, vd.join("test.crt")).unwrap();
-    let script = format!(
-        "mkdir -p /etc/verity.d && mount --bind {} /etc/verity.d && SYSTEMD_LOG_LEVEL=debug systemd-sysext merge --root={} 2>&1; true",
-        vd.display(),
-        root.display()
-    );
-    let o = trixie_exec(
-        &s.env.trixie,
-        &[&s.dir],
-        &["sh".into(), "-c".into(), script],
-    )
-    .unwrap();
-    let log = String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr);
+    let log = systemd_merge_log(&s, &vd, &root);
     assert!(
         log.contains("Userspace PKCS#7 validation succeeded"),
         "systemd did not validate the signature:\n{log}"
@@ -304,42 +319,13 @@ fn signed_ddi_matches_veritysetup_openssl_and_systemd() {
     let vd2 = s.dir.join("verityd2");
     fs::create_dir_all(&vd2).unwrap();
     fs::copy(s.dir.join("stranger.crt"), vd2.join("stranger.crt")).unwrap();
-    let script = format!(
-        "mkdir -p /etc/verity.d && mount --bind {} /etc/verity.d && SYSTEMD_LOG_LEVEL=debug systemd-sysext merge --root={} 2>&1; true",
-        vd2.display(),
-        root.display()
-    );
-    let o = trixie_exec(
-        &s.env.trixie,
-        &[&s.dir],
-        &["sh".into(), "-c".into(), script],
-    )
-    .unwrap();
-    let log2 =
-        String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr);
+    let log2 = systemd_merge_log(&s, &vd2, &root);
     assert!(
         log2.contains("Userspace PKCS#7 validation failed"),
         "systemd accepted a signature from an unlisted key:\n{log2}"
     );
-    let stranger_root = s.dir.join("stranger-root");
-    fs::create_dir_all(stranger_root.join("etc/verity.d")).unwrap();
-    fs::create_dir_all(stranger_root.join("usr/lib")).unwrap();
-    fs::create_dir_all(stranger_root.join("var/lib/extensions")).unwrap();
-    fs::write(
-        stranger_root.join("etc/os-release"),
-        "ID=debian\nVERSION_ID=13\n",
-    )
-    .unwrap();
-    fs::copy(
-        &s.signed,
-        stranger_root.join("var/lib/extensions/signed.raw"),
-    )
-    .unwrap();
-    fs::copy(
-        s.dir.join("stranger.crt"),
-        stranger_root.join("etc/verity.d/stranger.crt"),
-    )
-    .unwrap();
+    let stranger_crt = s.dir.join("stranger.crt");
+    let stranger_root = root_with_signed(&s, "stranger-root", &[(&stranger_crt, "stranger.crt")]);
     let (_, a2, _) = extwatch(&[
         "audit",
         "--root",
@@ -399,13 +385,7 @@ fn negative_cases_are_each_detected() {
     assert_eq!(v["signature"]["status"], "untrusted", "{v:#}");
 
     // 2. Certificate only as .pem in the host's verity.d: systemd ignores it.
-    let root = s.dir.join("pemroot");
-    fs::create_dir_all(root.join("etc/verity.d")).unwrap();
-    fs::create_dir_all(root.join("var/lib/extensions")).unwrap();
-    fs::create_dir_all(root.join("usr/lib")).unwrap();
-    fs::write(root.join("etc/os-release"), "ID=debian\nVERSION_ID=13\n").unwrap();
-    fs::copy(&s.cert, root.join("etc/verity.d/test.pem")).unwrap();
-    fs::copy(&s.signed, root.join("var/lib/extensions/signed.raw")).unwrap();
+    let root = root_with_signed(&s, "pemroot", &[(&s.cert, "test.pem")]);
     let (_, a, _) = extwatch(&[
         "audit",
         "--root",
