@@ -33,6 +33,7 @@ use rustix::fs::{AtFlags, FileType as RxType, Mode, OFlags, ResolveFlags};
 use sha2::{Digest, Sha256};
 
 use crate::content::Content;
+use crate::rootfs::RootFs;
 
 /// One entry of an image's file system.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -174,9 +175,17 @@ pub fn walk(content: &Content, limits: &WalkLimits) -> Result<Vec<FileEntry>, St
         Content::Fs(fs) => walk_fs(fs.as_ref(), limits),
         Content::Dir(r) => {
             let root = open_root(r.host_path())?;
-            walk_dir(&root, limits)
+            walk_dir(&root, limits, true)
         }
     }
+}
+
+/// [`walk`] of a host directory tree without reading extended attributes: for the base hierarchy
+/// of the merged view, where only type, mode, owner, size, link target and content take part (the
+/// xattrs that matter — whiteouts, opaque markers, file capabilities — are read on the image side).
+/// Two `llistxattr` calls per entry were a third of the base walk's time on a full /usr.
+pub fn walk_dir_metadata(dir: &RootFs, limits: &WalkLimits) -> Result<Vec<FileEntry>, String> {
+    walk_dir(&open_root(dir.host_path())?, limits, false)
 }
 
 fn fs_entry(fs: &dyn FsReader, path: Vec<u8>, m: &Entry) -> Result<FileEntry, String> {
@@ -327,13 +336,15 @@ fn dir_xattrs(dirfd: &OwnedFd, name: &[u8], e: &mut FileEntry) -> Result<(), Str
     Ok(())
 }
 
-fn walk_dir(root: &OwnedFd, limits: &WalkLimits) -> Result<Vec<FileEntry>, String> {
+fn walk_dir(root: &OwnedFd, limits: &WalkLimits, xattrs: bool) -> Result<Vec<FileEntry>, String> {
     let st = rustix::fs::fstat(root).map_err(|e| format!("stat of the image root: {e}"))?;
     let mut top = stat_entry(b"/".to_vec(), &st);
     if top.kind != EntryKind::Dir {
         return Err("the image's root is not a directory".into());
     }
-    dir_xattrs(root, b".", &mut top)?;
+    if xattrs {
+        dir_xattrs(root, b".", &mut top)?;
+    }
     let mut budget = Budget { limits, count: 0 };
     budget.take(b"/", 0)?;
     let mut out = Vec::new();
@@ -378,7 +389,9 @@ fn walk_dir(root: &OwnedFd, limits: &WalkLimits) -> Result<Vec<FileEntry>, Strin
                     .map_err(|err| format!("{}: {err}", lossy(&c.path)))?;
                 c.link_target = Some(t.into_bytes());
             }
-            dir_xattrs(&fd, &name, &mut c)?;
+            if xattrs {
+                dir_xattrs(&fd, &name, &mut c)?;
+            }
             pending.push((c, depth + 1));
         }
         stack.extend(pending.into_iter().rev());

@@ -21,7 +21,7 @@ use extwatch_formats::EntryKind;
 use extwatch_model::ImageClass;
 
 use crate::content::Content;
-use crate::files::{walk, FileEntry, WalkLimits};
+use crate::files::{walk_dir_metadata, FileEntry, WalkLimits};
 use crate::rootfs::RootFs;
 
 /// Where a path of the merged view comes from.
@@ -198,8 +198,8 @@ pub fn read_base(
 ) -> Result<Vec<FileEntry>, String> {
     beneath(root_path, hier, merged, || {
         let open = || RootFs::open(root_path)?.subroot(hier).map(Content::Dir);
-        let mut entries = match open() {
-            Ok(c) => walk(&c, limits)?,
+        let mut entries = match RootFs::open(root_path).and_then(|r| r.subroot(hier)) {
+            Ok(dir) => walk_dir_metadata(&dir, limits)?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(vec![]),
             Err(e) => return Err(format!("{hier}: {e}")),
         };
