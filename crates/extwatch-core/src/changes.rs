@@ -135,11 +135,10 @@ pub fn analyze(
         // Walk each image once.
         let mut walked: Vec<(&Image, Vec<FileEntry>)> = Vec::new();
         for img in layer_imgs {
-            match open_content(root, img, arch).and_then(|c| walk(&c, limits)) {
-                Ok(mut entries) => {
+            match open_content(root, img, arch).and_then(|c| Ok((walk(&c, limits)?, c))) {
+                Ok((mut entries, content)) => {
                     if hash_all {
-                        let opener = || open_content(root, img, arch);
-                        if let Err(e) = hash_files(&opener, &mut entries, threads) {
+                        if let Err(e) = hash_files(&content, &mut entries, threads) {
                             out.errors.push(format!("{}: hashing: {e}", img.name));
                         }
                     }
@@ -191,8 +190,11 @@ pub fn analyze(
                         .filter(|e| need.contains(&e.path) && e.kind == EntryKind::File)
                         .cloned()
                         .collect();
-                    let opener = || open_content(root, img, arch);
-                    let _ = hash_files(&opener, &mut sel, threads);
+                    if !sel.is_empty() {
+                        // A failure leaves these unhashed; the finding then says so.
+                        let _ = open_content(root, img, arch)
+                            .and_then(|c| hash_files(&c, &mut sel, threads));
+                    }
                     sel
                 })
                 .collect();
@@ -305,11 +307,12 @@ fn hash_subset(
     }
     let root_path = root.host_path().to_path_buf();
     let r = overlay::beneath(&root_path, hier, merged, || {
-        let open = || {
-            let r = RootFs::open(&root_path).map_err(|e| e.to_string())?;
-            r.subroot(hier).map(Content::Dir).map_err(|e| e.to_string())
-        };
-        hash_files(&open, &mut sel, 1)?;
+        let r = RootFs::open(&root_path).map_err(|e| e.to_string())?;
+        let base = r
+            .subroot(hier)
+            .map(Content::Dir)
+            .map_err(|e| e.to_string())?;
+        hash_files(&base, &mut sel, 1)?;
         Ok(sel)
     });
     r.unwrap_or_default()

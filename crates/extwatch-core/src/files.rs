@@ -11,9 +11,11 @@
 //!   is a clear error, never a truncated listing. Files are hashed through
 //!   [`FsReader::read_file_chunks`] in fixed chunks, so a
 //!   multi-GiB (or decompression-bomb) file costs time, not memory.
-//! * **Parallel.** backhand serialises reads of one squashfs reader behind a mutex, so
-//!   [`hash_files`] opens one [`Content`] per thread and deals files out through an atomic counter
-//!   (large files first, then the small ones in walk order, which is image order).
+//! * **Parallel.** The readers are `Sync` and read file data with `pread` (squashfs data blocks are
+//!   read by our code, not through backhand's mutex-guarded reader), so [`hash_files`] shares one
+//!   opened [`Content`] between its threads — an image's tree is indexed once, not once per thread —
+//!   and deals files out through an atomic counter (large files first, then the small ones in walk
+//!   order, which is image order).
 //! * **Same bytes as systemd.** [`render_mtree`] reproduces `systemd-dissect --mtree` of systemd 257
 //!   (`mtree_print_item()` in `src/dissect/dissect.c`): paths relative as `./a/b`, directories suffixed
 //!   with `/`, C-style `\xNN` escaping of whitespace, `#;*?[`, backslash, control and non-ASCII bytes,
@@ -82,7 +84,7 @@ pub struct WalkLimits {
 impl Default for WalkLimits {
     fn default() -> Self {
         WalkLimits {
-            max_entries: 5_000_000,
+            max_entries: extwatch_formats::limits::MAX_ENTRIES,
             max_depth: 256,
             max_total_bytes_hashed: u64::MAX,
         }
@@ -530,18 +532,19 @@ impl FsReader for UnderUsr {
 
 /// [`hash_files_limited`] without a cap on the bytes hashed.
 pub fn hash_files(
-    open: &(dyn Fn() -> Result<Content, String> + Sync),
+    content: &Content,
     entries: &mut [FileEntry],
     threads: usize,
 ) -> Result<(), String> {
-    hash_files_limited(open, entries, threads, u64::MAX)
+    hash_files_limited(content, entries, threads, u64::MAX)
 }
 
-/// Computes the SHA-256 of every regular file in `entries` (from [`walk`]) on `threads` threads, each
-/// with its own [`Content`] from `open`. File content is streamed in bounded chunks. Fails before
-/// reading anything when the files add up to more than `max_total_bytes`.
+/// Computes the SHA-256 of every regular file in `entries` (from [`walk`] of `content`) on
+/// `threads` threads sharing the one opened image (readers are `Sync`; reopening per thread would
+/// index a squashfs tree once per thread). File content is streamed in bounded chunks. Fails
+/// before reading anything when the files add up to more than `max_total_bytes`.
 pub fn hash_files_limited(
-    open: &(dyn Fn() -> Result<Content, String> + Sync),
+    content: &Content,
     entries: &mut [FileEntry],
     threads: usize,
     max_total_bytes: u64,
@@ -593,11 +596,7 @@ pub fn hash_files_limited(
                         f.get_or_insert(msg);
                     }
                 };
-                let content = match open() {
-                    Ok(c) => c,
-                    Err(e) => return fail(e),
-                };
-                let hasher = match Hasher::new(&content) {
+                let hasher = match Hasher::new(content) {
                     Ok(h) => h,
                     Err(e) => return fail(e),
                 };
@@ -731,9 +730,18 @@ pub fn major_minor(rdev: u64) -> (u64, u64) {
 /// The listing exactly as `systemd-dissect --mtree` (systemd 257) prints it for the same image
 /// (`sha256sum=` only for files [`hash_files`] hashed).
 pub fn render_mtree(entries: &[FileEntry]) -> String {
+    let mut out = Vec::with_capacity(entries.len() * 64);
+    // Writing to a Vec cannot fail, and every byte written is ASCII.
+    let _ = write_mtree(entries, &mut out);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// [`render_mtree`] line by line into `out`, so a million-entry listing is not held twice.
+pub fn write_mtree(entries: &[FileEntry], out: &mut dyn std::io::Write) -> std::io::Result<()> {
     use std::fmt::Write;
-    let mut s = String::with_capacity(entries.len() * 64);
+    let mut s = String::with_capacity(256);
     for e in entries {
+        s.clear();
         if e.path == b"/" {
             s.push('.');
         } else {
@@ -774,8 +782,9 @@ pub fn render_mtree(entries: &[FileEntry]) -> String {
             let _ = write!(s, " device=linux,{ma},{mi}");
         }
         s.push('\n');
+        out.write_all(s.as_bytes())?;
     }
-    s
+    Ok(())
 }
 
 fn hex_if_not_utf8(b: &[u8]) -> Option<String> {
@@ -818,6 +827,35 @@ pub fn to_record(e: &FileEntry) -> FileRecord {
     }
 }
 
+/// Serialises exactly as [`to_report`]'s `FilesReport` does, converting one entry at a time instead
+/// of building every record first (a million entries would otherwise be held twice).
+pub struct ReportStream<'a> {
+    /// The image path given.
+    pub image: &'a str,
+    /// Its container format.
+    pub format: ImageFormat,
+    /// Its entries.
+    pub entries: &'a [FileEntry],
+}
+
+impl serde::Serialize for ReportStream<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        struct Records<'a>(&'a [FileEntry]);
+        impl serde::Serialize for Records<'_> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_seq(self.0.iter().map(to_record))
+            }
+        }
+        let mut m = s.serialize_struct("FilesReport", 4)?;
+        m.serialize_field("schema", SCHEMA)?;
+        m.serialize_field("image", self.image)?;
+        m.serialize_field("format", &self.format)?;
+        m.serialize_field("entries", &Records(self.entries))?;
+        m.end()
+    }
+}
+
 /// The `--format json` report of an image's entries.
 pub fn to_report(image: &str, format: ImageFormat, entries: &[FileEntry]) -> FilesReport {
     FilesReport {
@@ -831,6 +869,79 @@ pub fn to_report(image: &str, format: ImageFormat, entries: &[FileEntry]) -> Fil
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn sample() -> Vec<FileEntry> {
+        let base = FileEntry {
+            path: b"/".to_vec(),
+            kind: EntryKind::Dir,
+            mode: 0o755,
+            uid: 0,
+            gid: 0,
+            size: 0,
+            mtime: 1_700_000_000,
+            rdev: 0,
+            link_target: None,
+            capability: None,
+            selinux: None,
+            opaque: false,
+            whiteout: false,
+            sha256: None,
+        };
+        vec![
+            base.clone(),
+            FileEntry {
+                path: b"/bin\xff\n".to_vec(),
+                kind: EntryKind::File,
+                mode: 0o4755,
+                size: 3,
+                capability: Some(vec![1, 0, 0, 2]),
+                selinux: Some(b"system_u:object_r:bin_t:s0\0".to_vec()),
+                sha256: Some([7; 32]),
+                ..base.clone()
+            },
+            FileEntry {
+                path: b"/l".to_vec(),
+                kind: EntryKind::Symlink,
+                link_target: Some(b"../\xfe".to_vec()),
+                ..base.clone()
+            },
+            FileEntry {
+                path: b"/wh".to_vec(),
+                kind: EntryKind::CharDevice,
+                rdev: 0x0103,
+                whiteout: true,
+                ..base
+            },
+        ]
+    }
+
+    #[test]
+    fn streamed_json_equals_the_report_model() {
+        let e = sample();
+        let streamed = ReportStream {
+            image: "x.raw",
+            format: ImageFormat::Squashfs,
+            entries: &e,
+        };
+        let model = to_report("x.raw", ImageFormat::Squashfs, &e);
+        assert_eq!(
+            serde_json::to_string_pretty(&streamed).unwrap(),
+            serde_json::to_string_pretty(&model).unwrap()
+        );
+        let back: FilesReport =
+            serde_json::from_str(&serde_json::to_string(&streamed).unwrap()).unwrap();
+        assert_eq!(back, model);
+    }
+
+    #[test]
+    fn streamed_mtree_equals_rendered() {
+        let e = sample();
+        let mut out = Vec::new();
+        write_mtree(&e, &mut out).unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), render_mtree(&e));
+        assert!(render_mtree(&e)
+            .contains("./bin\\xff\\x0a type=file mode=0755 uid=0 gid=0 size=3 sha256sum="));
+    }
 
     #[test]
     fn escapes_like_systemd() {

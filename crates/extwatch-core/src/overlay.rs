@@ -197,15 +197,14 @@ pub fn read_base(
     hash: bool,
 ) -> Result<Vec<FileEntry>, String> {
     beneath(root_path, hier, merged, || {
-        let open = || RootFs::open(root_path)?.subroot(hier).map(Content::Dir);
-        let mut entries = match RootFs::open(root_path).and_then(|r| r.subroot(hier)) {
-            Ok(dir) => walk_dir_metadata(&dir, limits)?,
+        let dir = match RootFs::open(root_path).and_then(|r| r.subroot(hier)) {
+            Ok(dir) => dir,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(vec![]),
             Err(e) => return Err(format!("{hier}: {e}")),
         };
+        let mut entries = walk_dir_metadata(&dir, limits)?;
         if hash {
-            let opener = || open().map_err(|e| e.to_string());
-            crate::files::hash_files(&opener, &mut entries, 2)?;
+            crate::files::hash_files(&Content::Dir(dir), &mut entries, 2)?;
         }
         Ok(entries)
     })

@@ -168,7 +168,7 @@ impl ErofsReader {
                 continue;
             }
             if out.len() >= limits::MAX_DIR_ENTRIES {
-                return Err(FsError::TooLarge {
+                return Err(FsError::TooMany {
                     what: "directory entry count".into(),
                     limit: limits::MAX_DIR_ENTRIES as u64,
                 });

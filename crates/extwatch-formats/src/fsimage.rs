@@ -11,6 +11,10 @@ use crate::readat::ReadAt;
 
 /// Hard caps that keep hostile images from exhausting memory or time.
 pub mod limits {
+    /// Most entries (directory entries, inodes) an image may have. Readers that index the whole tree
+    /// at open (backhand keeps about 300 bytes per entry) refuse larger images before building it, so
+    /// a hostile image costs at most about 1.3 GiB; a full distribution /usr has 100–300k entries.
+    pub const MAX_ENTRIES: usize = 1 << 22;
     /// Most entries one directory listing returns before failing.
     pub const MAX_DIR_ENTRIES: usize = 1 << 20;
     /// Longest symlink target read.
@@ -53,6 +57,14 @@ pub enum FsError {
     #[error("{what} exceeds the limit of {limit} bytes")]
     TooLarge {
         /// What was too large.
+        what: String,
+        /// The cap.
+        limit: u64,
+    },
+    /// More items than the caller's cap.
+    #[error("{what} exceeds the limit of {limit}")]
+    TooMany {
+        /// What there are too many of.
         what: String,
         /// The cap.
         limit: u64,

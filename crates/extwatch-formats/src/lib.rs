@@ -20,5 +20,7 @@ mod squashfs_xattr;
 pub mod verity;
 pub mod veritysig;
 
-pub use fsimage::{open_image, Entry, EntryKind, FsError, FsReader, OpenedImage, RawFormat};
+pub use fsimage::{
+    limits, open_image, Entry, EntryKind, FsError, FsReader, OpenedImage, RawFormat,
+};
 pub use readat::{ReadAt, Window};

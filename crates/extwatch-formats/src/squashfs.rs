@@ -27,6 +27,9 @@ use crate::fsimage::{limits, Entry, EntryKind, FsError, FsReader};
 use crate::readat::ReadAt;
 use crate::squashfs_xattr::{malformed, prescan_inodes, Super, XattrTable, NO_XATTR};
 
+/// Fragment blocks kept decompressed (at most 1 MiB each).
+const FRAGMENT_CACHE: usize = 8;
+
 /// `frag_index` of a file without a fragment.
 const NO_FRAGMENT: u32 = 0xffff_ffff;
 
@@ -228,18 +231,32 @@ pub struct SquashfsReader {
     /// Superblock compressor id and block size, for [`FsReader::read_file_chunks`].
     compressor: u16,
     block_size: u32,
-    /// The last fragment block decompressed by `read_file_chunks` (start offset, bytes): files are
-    /// usually read in image order, so consecutive small files share it. One block, so memory stays
-    /// bounded (backhand's own reader caches every fragment block it ever decompressed).
-    last_fragment: std::sync::Mutex<Option<(u64, Arc<Vec<u8>>)>>,
+    /// The last fragment blocks decompressed by `read_file_chunks` (start offset, bytes), newest
+    /// last: files are usually read in image order, so consecutive small files share a block, and
+    /// with one slot per hashing thread, threads reading the same image do not evict each other's.
+    /// At most [`FRAGMENT_CACHE`] blocks, so memory stays bounded (backhand's own reader caches
+    /// every fragment block it ever decompressed).
+    fragments: std::sync::Mutex<Vec<(u64, Arc<Vec<u8>>)>>,
 }
 
 impl SquashfsReader {
     /// Opens the squashfs image at offset 0 of `src`.
     pub fn open(src: Arc<dyn ReadAt>) -> Result<Self, FsError> {
+        Self::open_limited(src, limits::MAX_ENTRIES)
+    }
+
+    /// [`SquashfsReader::open`] refusing images with more than `max_entries` inodes or directory
+    /// entries ([`FsError::TooMany`]), checked before the tree is indexed in memory.
+    pub fn open_limited(src: Arc<dyn ReadAt>, max_entries: usize) -> Result<Self, FsError> {
         let sb = Super::read(&*src)?;
         if sb.bytes_used > src.size() {
             return Err(malformed("image is truncated (bytes_used beyond end)"));
+        }
+        if sb.inode_count as usize > max_entries {
+            return Err(FsError::TooMany {
+                what: format!("inode count ({})", sb.inode_count),
+                limit: max_entries as u64,
+            });
         }
         let by_inode = prescan_inodes(&*src, &sb)?;
         let xattrs = XattrTable::read(&*src, &sb)?;
@@ -247,11 +264,9 @@ impl SquashfsReader {
         let sq =
             Squashfs::from_reader_with_offset_and_kind(ReadAtCursor::new(src.clone()), 0, kind)
                 .map_err(bh_err)?;
-        let xattr_index = if by_inode.is_empty() {
-            HashMap::new()
-        } else {
-            map_xattrs(&sq, &by_inode)?
-        };
+        // Before backhand builds its tree (a node per directory entry): hard links make entries
+        // outnumber inodes, so count them too.
+        let xattr_index = scan_dirs(&sq, &by_inode, max_entries)?;
         let fs = sq.into_filesystem_reader().map_err(bh_err)?;
         Ok(SquashfsReader {
             src,
@@ -260,7 +275,7 @@ impl SquashfsReader {
             xattrs,
             compressor: sb.compressor,
             block_size: sb.block_size,
-            last_fragment: std::sync::Mutex::new(None),
+            fragments: std::sync::Mutex::new(Vec::with_capacity(FRAGMENT_CACHE)),
         })
     }
 
@@ -282,11 +297,9 @@ impl SquashfsReader {
             .as_ref()
             .and_then(|f| f.get(index as usize))
             .ok_or_else(|| malformed(format!("fragment {index} does not exist")))?;
-        if let Ok(c) = self.last_fragment.lock() {
-            if let Some((at, data)) = c.as_ref() {
-                if *at == frag.start {
-                    return Ok(data.clone());
-                }
+        if let Ok(c) = self.fragments.lock() {
+            if let Some((_, data)) = c.iter().rev().find(|(at, _)| *at == frag.start) {
+                return Ok(data.clone());
             }
         }
         let bs = self.block_size as usize;
@@ -302,8 +315,11 @@ impl SquashfsReader {
             decompress_bounded(self.compressor, &raw, bs).map_err(malformed)?
         };
         let data = Arc::new(data);
-        if let Ok(mut c) = self.last_fragment.lock() {
-            *c = Some((frag.start, data.clone()));
+        if let Ok(mut c) = self.fragments.lock() {
+            if c.len() >= FRAGMENT_CACHE {
+                c.remove(0);
+            }
+            c.push((frag.start, data.clone()));
         }
         Ok(data)
     }
@@ -335,10 +351,12 @@ impl SquashfsReader {
     }
 }
 
-/// Walks the directory table from the root, recording path → xattr index for inodes with xattrs.
-fn map_xattrs(
+/// Walks the directory table from the root, recording path → xattr index for inodes with xattrs,
+/// and fails when the tree has more than `max_entries` entries.
+fn scan_dirs(
     sq: &Squashfs<'_>,
     by_inode: &HashMap<u32, u32>,
+    max_entries: usize,
 ) -> Result<HashMap<Vec<u8>, u32>, FsError> {
     use backhand::v4::inode::InodeInner;
     use backhand::Inode;
@@ -365,6 +383,7 @@ fn map_xattrs(
         out.insert(b"/".to_vec(), x);
     }
     let mut visited = HashSet::new();
+    let mut entries = 1usize;
     let mut stack: Vec<(Vec<u8>, Inode)> = vec![(Vec::new(), sq.root_inode.clone())];
     let (block_map, dir_bytes) = &sq.dir_blocks;
     while let Some((path, inode)) = stack.pop() {
@@ -411,15 +430,25 @@ fn map_xattrs(
                 let Ok(ino) = u32::try_from(ino) else {
                     return Err(malformed("bad inode number in directory"));
                 };
+                entries += 1;
+                if entries > max_entries {
+                    return Err(FsError::TooMany {
+                        what: "entry count".into(),
+                        limit: max_entries as u64,
+                    });
+                }
+                let xattr = by_inode.get(&ino).copied().filter(|&x| x != NO_XATTR);
+                let is_dir = ty == 1 || ty == 8;
+                if xattr.is_none() && !is_dir {
+                    continue;
+                }
                 let mut child = path.clone();
                 child.push(b'/');
                 child.extend_from_slice(name);
-                if let Some(&x) = by_inode.get(&ino) {
-                    if x != NO_XATTR {
-                        out.insert(child.clone(), x);
-                    }
+                if let Some(x) = xattr {
+                    out.insert(child.clone(), x);
                 }
-                if ty == 1 || ty == 8 {
+                if is_dir {
                     if let Some(inode) = sq.inodes.get(&ino) {
                         stack.push((child, inode.clone()));
                     }
@@ -458,7 +487,7 @@ impl FsReader for SquashfsReader {
                 continue;
             }
             if out.len() >= limits::MAX_DIR_ENTRIES {
-                return Err(FsError::TooLarge {
+                return Err(FsError::TooMany {
                     what: "directory entry count".into(),
                     limit: limits::MAX_DIR_ENTRIES as u64,
                 });

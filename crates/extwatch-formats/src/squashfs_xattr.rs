@@ -274,7 +274,7 @@ impl XattrTable {
         let count = ms.u32()?;
         let _size = ms.u32()?;
         if count as usize > limits::MAX_XATTRS {
-            return Err(FsError::TooLarge {
+            return Err(FsError::TooMany {
                 what: "xattr count".into(),
                 limit: limits::MAX_XATTRS as u64,
             });

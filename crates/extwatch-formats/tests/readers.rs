@@ -803,3 +803,51 @@ fn unknown_format() {
     let r = open_image(Arc::new(Vec::<u8>::new()), "x86-64");
     assert!(matches!(r, Err(FsError::UnknownFormat)));
 }
+
+/// The entry caps hold before backhand indexes the tree: hard links make directory entries outnumber
+/// inodes, and the superblock's inode count is checked before the inode table is read.
+#[test]
+fn entry_caps_refuse_before_indexing() {
+    use extwatch_formats::squashfs::SquashfsReader;
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("tree");
+    std::fs::create_dir_all(tree.join("links")).unwrap();
+    std::fs::write(tree.join("target"), "shared\n").unwrap();
+    for i in 0..3000 {
+        std::fs::hard_link(tree.join("target"), tree.join(format!("links/{i}"))).unwrap();
+    }
+    for i in 0..100 {
+        std::fs::write(tree.join(format!("f{i}")), format!("{i}\n")).unwrap();
+    }
+    let img = dir.path().join("links.raw");
+    assert!(run(Command::new("mksquashfs").arg(&tree).arg(&img).args([
+        "-noappend",
+        "-quiet",
+        "-no-progress"
+    ])));
+    // 3000 links + 100 files + target + 2 directories = 3103 entries, 103 inodes.
+    let ok = SquashfsReader::open_limited(load(&img), 3103).expect("at the cap");
+    assert_eq!(ok.read_dir(b"/links").unwrap().len(), 3000);
+    match SquashfsReader::open_limited(load(&img), 3102) {
+        Err(FsError::TooMany { what, limit }) => {
+            assert_eq!((what.as_str(), limit), ("entry count", 3102));
+        }
+        Err(e) => panic!("wrong error: {e}"),
+        Ok(_) => panic!("3103 entries accepted under a cap of 3102"),
+    }
+    match SquashfsReader::open_limited(load(&img), 100) {
+        Err(FsError::TooMany { what, .. }) => assert_eq!(what, "inode count (103)"),
+        Err(e) => panic!("wrong error: {e}"),
+        Ok(_) => panic!("103 inodes accepted under a cap of 100"),
+    }
+    // A superblock declaring more inodes than the default cap is refused with a clear message.
+    let mut bytes = std::fs::read(&img).unwrap();
+    bytes[4..8].copy_from_slice(&u32::MAX.to_le_bytes());
+    let e = open_image(Arc::new(bytes), "x86-64")
+        .err()
+        .expect("refused");
+    assert_eq!(
+        e.to_string(),
+        "inode count (4294967295) exceeds the limit of 4194304"
+    );
+}

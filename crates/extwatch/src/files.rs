@@ -76,29 +76,31 @@ pub fn run(args: &FilesArgs) -> Result<ExitCode> {
     let limits = WalkLimits::default();
     let mut entries = files::walk(&content, &limits)
         .map_err(|e| anyhow::anyhow!("cannot list image {shown}: {e}"))?;
-    drop(content);
     if args.hash || args.format == FilesFormat::Mtree {
         let threads = args.threads.unwrap_or_else(|| {
             std::thread::available_parallelism()
                 .map(|n| n.get())
                 .unwrap_or(1)
         });
-        let path = args.image.clone();
-        let opener = move || open(&path, arch).map(|(c, _)| c);
         files::hash_files_limited(
-            &opener,
+            &content,
             &mut entries,
             threads,
             limits.max_total_bytes_hashed,
         )
         .map_err(|e| anyhow::anyhow!("cannot hash files of {shown}: {e}"))?;
     }
+    drop(content);
     let out = std::io::stdout().lock();
     let mut out = std::io::BufWriter::with_capacity(1 << 16, out);
     let r = match args.format {
-        FilesFormat::Mtree => out.write_all(files::render_mtree(&entries).as_bytes()),
+        FilesFormat::Mtree => files::write_mtree(&entries, &mut out),
         FilesFormat::Json => {
-            let report = files::to_report(&shown, format, &entries);
+            let report = files::ReportStream {
+                image: &shown,
+                format,
+                entries: &entries,
+            };
             serde_json::to_writer_pretty(&mut out, &report)
                 .map_err(std::io::Error::other)
                 .and_then(|_| out.write_all(b"\n"))
