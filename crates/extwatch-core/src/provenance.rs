@@ -14,7 +14,7 @@ use std::sync::Arc;
 use extwatch_formats::ddi::{read_partition, Ddi};
 use extwatch_formats::pkcs7::{embedded_certs, verify, CertInfo, TrustedCert, Verdict};
 use extwatch_formats::verity::{compute_tree, parse_superblock, SUPERBLOCK_SIZE};
-use extwatch_formats::veritysig::{parse_verity_sig, MAX_SIG_PARTITION};
+use extwatch_formats::veritysig::{parse_verity_sig, SigError, MAX_SIG_PARTITION};
 use extwatch_formats::{ReadAt, Window};
 use extwatch_model::{DeclaredHash, Signature, SignatureStatus, Signer, Verity, VeritySource};
 
@@ -112,8 +112,8 @@ pub fn evaluate(
     if let Some(ddi) = inp.ddi {
         if let Some(p) = ddi.verity_sig_partition() {
             if p.size_bytes > MAX_SIG_PARTITION {
-                sig_problem =
-                    Some("Verity signature partition is larger than 4M, refusing.".into());
+                // Refused unread, as systemd does.
+                sig_problem = Some(SigError::TooLarge.to_string());
             } else {
                 match read_partition(ddi, p.index, MAX_SIG_PARTITION) {
                     Ok(bytes) => match parse_verity_sig(&bytes) {

@@ -508,6 +508,27 @@ fn negative_cases_are_each_detected() {
         v["signature"]["reason"],
         "Signature data contains embedded NUL byte."
     );
+    // An oversized signature partition: the last partition grown to 5 MiB with sfdisk (JSON, then
+    // NUL padding, so only the size is wrong). systemd refuses anything over 4 MiB unread.
+    let img = copy("sigbig.raw");
+    let parts = partitions(&img);
+    let last = parts.len();
+    assert_eq!(parts[last - 1].ty, ROOT_VERITY_SIG, "{parts:?}");
+    let (ok, out) = sh(&format!(
+        "truncate -s +6M {i} && sfdisk -q --relocate gpt-bak-std {i} && echo ',5M' | sfdisk -q --no-reread -N {last} {i}",
+        i = img.display()
+    ));
+    assert!(ok, "sfdisk: {out}");
+    let grown = partitions(&img);
+    assert_eq!(grown[last - 1].size, 5 << 20);
+    assert_eq!(grown[last - 1].start, sigp.start);
+    let (code, v) = verify_json(&img, Some(&s.cert));
+    assert_eq!(code, Some(1), "{v:#}");
+    assert_eq!(v["signature"]["status"], "invalid", "{v:#}");
+    assert_eq!(
+        v["signature"]["reason"],
+        "Verity signature partition is larger than 4M, refusing."
+    );
 
     // 7. Without --deep an audit does not read the data, but still checks the signature.
     let _ = &s.fx;
