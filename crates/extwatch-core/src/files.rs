@@ -68,6 +68,8 @@ pub struct FileEntry {
     pub whiteout: bool,
     /// SHA-256 of a regular file's content, once [`hash_files`] ran.
     pub sha256: Option<[u8; 32]>,
+    /// [`Entry::content_id`]: entries sharing one are hashed once.
+    pub content_id: Option<[u64; 3]>,
 }
 
 /// Caps on one walk (and on hashing).
@@ -139,6 +141,7 @@ fn new_entry(path: Vec<u8>, m: &Entry) -> FileEntry {
         opaque: false,
         whiteout: m.kind == EntryKind::CharDevice && m.rdev == 0,
         sha256: None,
+        content_id: m.content_id,
     }
 }
 
@@ -294,6 +297,15 @@ fn stat_entry(path: Vec<u8>, st: &rustix::fs::Stat) -> FileEntry {
         mtime: st.st_mtime,
         #[allow(clippy::unnecessary_cast)]
         rdev: st.st_rdev as u64,
+        // Hard links: one inode on one device.
+        #[allow(clippy::unnecessary_cast)]
+        content_id: (kind == EntryKind::File).then(|| {
+            [
+                st.st_dev as u64,
+                st.st_ino as u64,
+                u64::try_from(st.st_size).unwrap_or(0),
+            ]
+        }),
     };
     new_entry(path, &m)
 }
@@ -467,6 +479,7 @@ impl UnderUsr {
             size: 0,
             mtime: usr.mtime,
             rdev: 0,
+            content_id: None,
         })
     }
 }
@@ -541,8 +554,10 @@ pub fn hash_files(
 
 /// Computes the SHA-256 of every regular file in `entries` (from [`walk`] of `content`) on
 /// `threads` threads sharing the one opened image (readers are `Sync`; reopening per thread would
-/// index a squashfs tree once per thread). File content is streamed in bounded chunks. Fails
-/// before reading anything when the files add up to more than `max_total_bytes`.
+/// index a squashfs tree once per thread). Content stored once (hard links, deduplicated squashfs
+/// data: [`FileEntry::content_id`]) is read once. File content is streamed in bounded chunks.
+/// Fails before reading anything when the distinct contents add up to more than
+/// `max_total_bytes`.
 pub fn hash_files_limited(
     content: &Content,
     entries: &mut [FileEntry],
@@ -550,10 +565,24 @@ pub fn hash_files_limited(
     max_total_bytes: u64,
 ) -> Result<(), String> {
     const BIG: u64 = 1 << 20;
-    let total: u64 = entries
-        .iter()
-        .filter(|e| e.kind == EntryKind::File)
-        .fold(0u64, |a, e| a.saturating_add(e.size));
+    // Content stored once is hashed once: later entries with the same content id copy the hash.
+    let mut first_of: std::collections::HashMap<[u64; 3], usize> = std::collections::HashMap::new();
+    let mut copies: Vec<(usize, usize)> = Vec::new();
+    let mut total = 0u64;
+    for (i, e) in entries.iter().enumerate() {
+        if e.kind != EntryKind::File {
+            continue;
+        }
+        if let Some(id) = e.content_id {
+            if let Some(&f) = first_of.get(&id) {
+                copies.push((i, f));
+                continue;
+            }
+            first_of.insert(id, i);
+        }
+        total = total.saturating_add(e.size);
+    }
+    drop(first_of);
     if total > max_total_bytes {
         return Err(format!(
             "files add up to {total} bytes, more than the hashing limit of {max_total_bytes}"
@@ -562,8 +591,12 @@ pub fn hash_files_limited(
     let empty: [u8; 32] = Sha256::digest([]).into();
     let mut big: Vec<usize> = Vec::new();
     let mut small: Vec<usize> = Vec::new();
+    let mut is_copy = vec![false; entries.len()];
+    for &(i, _) in &copies {
+        is_copy[i] = true;
+    }
     for (i, e) in entries.iter_mut().enumerate() {
-        if e.kind != EntryKind::File {
+        if e.kind != EntryKind::File || is_copy[i] {
             continue;
         }
         if e.size == 0 {
@@ -578,6 +611,20 @@ pub fn hash_files_limited(
     big.sort_by(|&a, &b| entries[b].size.cmp(&entries[a].size));
     big.extend(small);
     let jobs = big;
+    hash_jobs(content, entries, &jobs, threads)?;
+    for (i, f) in copies {
+        entries[i].sha256 = entries[f].sha256;
+    }
+    Ok(())
+}
+
+/// Hashes `entries[j]` for every `j` in `jobs` on `threads` threads sharing `content`.
+fn hash_jobs(
+    content: &Content,
+    entries: &mut [FileEntry],
+    jobs: &[usize],
+    threads: usize,
+) -> Result<(), String> {
     if jobs.is_empty() {
         return Ok(());
     }
@@ -886,6 +933,7 @@ mod tests {
             opaque: false,
             whiteout: false,
             sha256: None,
+            content_id: None,
         };
         vec![
             base.clone(),

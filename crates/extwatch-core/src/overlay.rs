@@ -265,6 +265,7 @@ mod tests {
             opaque: false,
             whiteout: false,
             sha256: None,
+            content_id: None,
         }
     }
 

@@ -108,6 +108,8 @@ fn to_entry(inode: &erofs_rs::types::Inode) -> Entry {
         size: inode.data_size(),
         mtime: inode.modified_unix().0,
         rdev,
+        // Hard links share the inode (nid); erofs does not share data between inodes.
+        content_id: (kind == EntryKind::File).then(|| [inode.id(), 0, inode.data_size()]),
     }
 }
 

@@ -110,6 +110,11 @@ pub struct Entry {
     pub mtime: i64,
     /// Device number for device nodes (`major:minor` packed as Linux `makedev`), else 0.
     pub rdev: u64,
+    /// Where a regular file's content is stored, when the reader knows: entries with the same id
+    /// have the same bytes (hard links; squashfs files whose data mksquashfs stored once), so a
+    /// hasher reads it once. A hard-link storm of a sparse multi-GiB file would otherwise cost its
+    /// size once per link.
+    pub content_id: Option<[u64; 3]>,
 }
 
 /// Extended attributes as (full name, value) pairs.

@@ -325,9 +325,24 @@ impl SquashfsReader {
     }
 
     fn entry(&self, node: &backhand::Node<backhand::SquashfsFileReader>) -> Entry {
+        use backhand::SquashfsFileReader as F;
         use std::os::unix::ffi::OsStrExt;
+        let mut content_id = None;
         let (kind, size, rdev) = match &node.inner {
-            InnerNode::File(f) => (EntryKind::File, f.file_len() as u64, 0),
+            InnerNode::File(f) => {
+                // The data's location is its identity: block start, fragment and offset, length.
+                let (start, frag, off, len) = match f {
+                    F::Basic(b) => (
+                        u64::from(b.blocks_start),
+                        b.frag_index,
+                        b.block_offset,
+                        u64::from(b.file_size),
+                    ),
+                    F::Extended(e) => (e.blocks_start, e.frag_index, e.block_offset, e.file_size),
+                };
+                content_id = Some([start, (u64::from(frag) << 32) | u64::from(off), len]);
+                (EntryKind::File, f.file_len() as u64, 0)
+            }
             InnerNode::Dir(_) => (EntryKind::Dir, 0, 0),
             InnerNode::Symlink(s) => (
                 EntryKind::Symlink,
@@ -347,6 +362,7 @@ impl SquashfsReader {
             size,
             mtime: i64::from(node.header.mtime),
             rdev,
+            content_id,
         }
     }
 }
