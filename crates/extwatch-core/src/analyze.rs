@@ -92,14 +92,7 @@ pub fn analyze(
                                 RawFormat::Ddi => ImageFormat::Ddi,
                             };
                         }
-                        let input = provenance::Input {
-                            src,
-                            ddi: img.ddi.as_ref(),
-                            xattr_hash: side.xattr_hash,
-                            sidecar_hash: side.hash,
-                            sidecar_sig: side.sig,
-                            sidecar_tree: side.tree,
-                        };
+                        let input = side.into_input(src, img.ddi.as_ref());
                         (verity, signature) = provenance::evaluate(&input, trust, &|_| {});
                         Some(crate::files::content_of(img))
                     }
@@ -207,6 +200,24 @@ pub(crate) struct Sidecars {
     pub(crate) hash: Option<String>,
     pub(crate) sig: Option<Vec<u8>>,
     pub(crate) tree: Option<Arc<dyn ReadAt>>,
+}
+
+impl Sidecars {
+    /// The provenance input of image `src` (partition table `ddi`) with these side-cars.
+    pub(crate) fn into_input(
+        self,
+        src: Arc<dyn ReadAt>,
+        ddi: Option<&extwatch_formats::ddi::Ddi>,
+    ) -> provenance::Input<'_> {
+        provenance::Input {
+            src,
+            ddi,
+            xattr_hash: self.xattr_hash,
+            sidecar_hash: self.hash,
+            sidecar_sig: self.sig,
+            sidecar_tree: self.tree,
+        }
+    }
 }
 
 /// Reads `.roothash`/`.usrhash` (+ `.p7s`), `.verity` and `user.verity.roothash`/`usrhash`. The `.raw`

@@ -218,36 +218,46 @@ fn walk_fs(fs: &dyn FsReader, limits: &WalkLimits) -> Result<Vec<FileEntry>, Str
     }
     let mut budget = Budget { limits, count: 0 };
     budget.take(b"/", 0)?;
-    let mut out = Vec::new();
-    let mut stack = vec![(fs_entry(fs, b"/".to_vec(), &root)?, 0usize)];
-    while let Some((e, depth)) = stack.pop() {
-        let is_dir = e.kind == EntryKind::Dir;
-        let dir = e.path.clone();
-        out.push(e);
-        if !is_dir {
-            continue;
-        }
+    preorder(fs_entry(fs, b"/".to_vec(), &root)?, |dir, depth| {
         let mut children = fs
-            .read_dir(&dir)
-            .map_err(|err| format!("{}: {err}", lossy(&dir)))?;
+            .read_dir(dir)
+            .map_err(|err| format!("{}: {err}", lossy(dir)))?;
         children.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         if children.windows(2).any(|w| w[0].0 == w[1].0) {
-            return Err(format!("{}: duplicate directory entry names", lossy(&dir)));
+            return Err(format!("{}: duplicate directory entry names", lossy(dir)));
         }
-        let mut pending = Vec::with_capacity(children.len());
+        let mut out = Vec::with_capacity(children.len());
         for (name, m) in children {
             if name.is_empty() || name.contains(&b'/') || name == b"." || name == b".." {
                 return Err(format!(
                     "{}: invalid entry name {:?}",
-                    lossy(&dir),
+                    lossy(dir),
                     lossy(&name)
                 ));
             }
-            let p = child_path(&dir, &name);
-            budget.take(&p, depth + 1)?;
-            pending.push((fs_entry(fs, p, &m)?, depth + 1));
+            let p = child_path(dir, &name);
+            budget.take(&p, depth)?;
+            out.push(fs_entry(fs, p, &m)?);
         }
-        stack.extend(pending.into_iter().rev());
+        Ok(out)
+    })
+}
+
+/// Pre-order traversal shared by both walkers: `children(dir, depth)` lists the entries of
+/// directory `dir` (at depth `depth`), sorted by name.
+fn preorder(
+    root: FileEntry,
+    mut children: impl FnMut(&[u8], usize) -> Result<Vec<FileEntry>, String>,
+) -> Result<Vec<FileEntry>, String> {
+    let mut out = Vec::new();
+    let mut stack = vec![(root, 0usize)];
+    while let Some((e, depth)) = stack.pop() {
+        let dir = (e.kind == EntryKind::Dir).then(|| e.path.clone());
+        out.push(e);
+        if let Some(dir) = dir {
+            let kids = children(&dir, depth + 1)?;
+            stack.extend(kids.into_iter().rev().map(|k| (k, depth + 1)));
+        }
     }
     Ok(out)
 }
@@ -361,40 +371,31 @@ fn walk_dir(root: &OwnedFd, limits: &WalkLimits, xattrs: bool) -> Result<Vec<Fil
     }
     let mut budget = Budget { limits, count: 0 };
     budget.take(b"/", 0)?;
-    let mut out = Vec::new();
-    let mut stack = vec![(top, 0usize)];
-    while let Some((e, depth)) = stack.pop() {
-        let is_dir = e.kind == EntryKind::Dir;
-        let dir = e.path.clone();
-        out.push(e);
-        if !is_dir {
-            continue;
-        }
+    preorder(top, |dir, depth| {
         let fd = rustix::fs::openat2(
             root,
-            rel(&dir),
+            rel(dir),
             OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
             Mode::empty(),
             RESOLVE_STRICT,
         )
-        .map_err(|err| format!("{}: cannot open directory: {err}", lossy(&dir)))?;
+        .map_err(|err| format!("{}: cannot open directory: {err}", lossy(dir)))?;
         let mut names = Vec::new();
         let mut rd = rustix::fs::Dir::read_from(&fd)
-            .map_err(|err| format!("{}: cannot read directory: {err}", lossy(&dir)))?;
+            .map_err(|err| format!("{}: cannot read directory: {err}", lossy(dir)))?;
         while let Some(ent) = rd.read() {
-            let ent =
-                ent.map_err(|err| format!("{}: cannot read directory: {err}", lossy(&dir)))?;
+            let ent = ent.map_err(|err| format!("{}: cannot read directory: {err}", lossy(dir)))?;
             let name = ent.file_name().to_bytes();
             if name == b"." || name == b".." {
                 continue;
             }
-            budget.take(&child_path(&dir, name), depth + 1)?;
+            budget.take(&child_path(dir, name), depth)?;
             names.push(name.to_vec());
         }
         names.sort_unstable();
-        let mut pending = Vec::with_capacity(names.len());
+        let mut out = Vec::with_capacity(names.len());
         for name in names {
-            let p = child_path(&dir, &name);
+            let p = child_path(dir, &name);
             let st = rustix::fs::statat(&fd, OsStr::from_bytes(&name), AtFlags::SYMLINK_NOFOLLOW)
                 .map_err(|err| format!("{}: {err}", lossy(&p)))?;
             let mut c = stat_entry(p, &st);
@@ -406,11 +407,10 @@ fn walk_dir(root: &OwnedFd, limits: &WalkLimits, xattrs: bool) -> Result<Vec<Fil
             if xattrs {
                 dir_xattrs(&fd, &name, &mut c)?;
             }
-            pending.push((c, depth + 1));
+            out.push(c);
         }
-        stack.extend(pending.into_iter().rev());
-    }
-    Ok(out)
+        Ok(out)
+    })
 }
 
 /// The [`Content`] of an opened raw image as an extension sees it: for a DDI whose chosen partition
@@ -913,27 +913,37 @@ pub fn to_report(image: &str, format: ImageFormat, entries: &[FileEntry]) -> Fil
     }
 }
 
+/// A bare entry (mode 0644, root-owned, nothing else set) for unit tests.
+#[cfg(test)]
+pub(crate) fn test_entry(path: &str, kind: EntryKind) -> FileEntry {
+    FileEntry {
+        path: path.as_bytes().to_vec(),
+        kind,
+        mode: 0o644,
+        uid: 0,
+        gid: 0,
+        size: 0,
+        mtime: 0,
+        rdev: 0,
+        link_target: None,
+        capability: None,
+        selinux: None,
+        opaque: false,
+        whiteout: false,
+        sha256: None,
+        content_id: None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn sample() -> Vec<FileEntry> {
         let base = FileEntry {
-            path: b"/".to_vec(),
-            kind: EntryKind::Dir,
             mode: 0o755,
-            uid: 0,
-            gid: 0,
-            size: 0,
             mtime: 1_700_000_000,
-            rdev: 0,
-            link_target: None,
-            capability: None,
-            selinux: None,
-            opaque: false,
-            whiteout: false,
-            sha256: None,
-            content_id: None,
+            ..test_entry("/", EntryKind::Dir)
         };
         vec![
             base.clone(),

@@ -250,23 +250,7 @@ mod tests {
     use super::*;
 
     fn e(path: &str, kind: EntryKind) -> FileEntry {
-        FileEntry {
-            path: path.as_bytes().to_vec(),
-            kind,
-            mode: 0o644,
-            uid: 0,
-            gid: 0,
-            size: 0,
-            mtime: 0,
-            rdev: 0,
-            link_target: None,
-            capability: None,
-            selinux: None,
-            opaque: false,
-            whiteout: false,
-            sha256: None,
-            content_id: None,
-        }
+        crate::files::test_entry(path, kind)
     }
 
     #[test]

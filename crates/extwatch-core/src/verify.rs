@@ -126,14 +126,7 @@ pub fn verify_image(
     }
     let mut deep = ctx.clone();
     deep.deep = true;
-    let input = provenance::Input {
-        src,
-        ddi: img.ddi.as_ref(),
-        xattr_hash: side.xattr_hash,
-        sidecar_hash: side.hash,
-        sidecar_sig: side.sig,
-        sidecar_tree: side.tree,
-    };
+    let input = side.into_input(src, img.ddi.as_ref());
     (out.verity, out.signature) = provenance::evaluate(&input, &deep, progress);
     let content = crate::files::content_of(img);
     let v = SystemdVersion::DEFAULT;

@@ -17,7 +17,7 @@ use std::task::{Context, Poll, Waker};
 use erofs_rs::backend::AsyncImage;
 use erofs_rs::r#async::EroFS;
 
-use crate::fsimage::{limits, Entry, EntryKind, FsError, FsReader};
+use crate::fsimage::{collect_file, limits, Entry, EntryKind, FsError, FsReader};
 use crate::readat::ReadAt;
 use crate::squashfs::normalize;
 
@@ -217,6 +217,16 @@ impl ErofsReader {
         self.lookup(path)?
             .ok_or_else(|| FsError::NotFound(String::from_utf8_lossy(path).into_owned()))
     }
+
+    /// The regular file at `path`.
+    fn file(&self, path: &[u8]) -> Result<erofs_rs::types::Inode, FsError> {
+        let inode = self.must(path)?;
+        if inode.is_file() {
+            Ok(inode)
+        } else {
+            Err(FsError::not_a(path, "regular file"))
+        }
+    }
 }
 
 impl FsReader for ErofsReader {
@@ -241,35 +251,8 @@ impl FsReader for ErofsReader {
     }
 
     fn read_file(&self, path: &[u8], max: u64) -> Result<Vec<u8>, FsError> {
-        let inode = self.must(path)?;
-        if !inode.is_file() {
-            return Err(FsError::WrongType(format!(
-                "{} is not a regular file",
-                String::from_utf8_lossy(path)
-            )));
-        }
-        let size = inode.data_size();
-        if size > max {
-            return Err(FsError::TooLarge {
-                what: String::from_utf8_lossy(path).into_owned(),
-                limit: max,
-            });
-        }
-        let len = usize::try_from(size).map_err(|_| malformed("file too large"))?;
-        let file = self.fs.open_inode_file(inode).map_err(ef_err)?;
-        let mut out = vec![0u8; len];
-        let mut off = 0usize;
-        while off < len {
-            let n = block_on(file.read_at(&mut out[off..], off as u64))?.map_err(ef_err)?;
-            if n == 0 {
-                return Err(malformed(format!(
-                    "{}: data ends at {off} of {len} bytes",
-                    String::from_utf8_lossy(path)
-                )));
-            }
-            off += n;
-        }
-        Ok(out)
+        let size = self.file(path)?.data_size();
+        collect_file(self, path, size, max)
     }
 
     fn read_file_chunks(
@@ -277,13 +260,7 @@ impl FsReader for ErofsReader {
         path: &[u8],
         sink: &mut dyn FnMut(&[u8]) -> Result<(), FsError>,
     ) -> Result<u64, FsError> {
-        let inode = self.must(path)?;
-        if !inode.is_file() {
-            return Err(FsError::WrongType(format!(
-                "{} is not a regular file",
-                String::from_utf8_lossy(path)
-            )));
-        }
+        let inode = self.file(path)?;
         let len = inode.data_size();
         let file = self.fs.open_inode_file(inode).map_err(ef_err)?;
         let mut buf = vec![0u8; limits::CHUNK];
@@ -310,10 +287,7 @@ impl FsReader for ErofsReader {
     fn read_link(&self, path: &[u8]) -> Result<Vec<u8>, FsError> {
         let inode = self.must(path)?;
         if !inode.is_symlink() {
-            return Err(FsError::WrongType(format!(
-                "{} is not a symlink",
-                String::from_utf8_lossy(path)
-            )));
+            return Err(FsError::not_a(path, "symlink"));
         }
         if inode.data_size() > limits::MAX_LINK_LEN as u64 {
             return Err(FsError::TooLarge {

@@ -74,6 +74,35 @@ pub enum FsError {
     Io(#[from] std::io::Error),
 }
 
+impl FsError {
+    /// `path` is not a `what` (e.g. "regular file", "symlink").
+    pub(crate) fn not_a(path: &[u8], what: &str) -> FsError {
+        FsError::WrongType(format!("{} is not a {what}", String::from_utf8_lossy(path)))
+    }
+}
+
+/// `read_file` for readers that stream: refuses a `size` (the inode's) over `max` before reading,
+/// then collects [`FsReader::read_file_chunks`], which delivers exactly `size` bytes or fails.
+pub(crate) fn collect_file(
+    fs: &dyn FsReader,
+    path: &[u8],
+    size: u64,
+    max: u64,
+) -> Result<Vec<u8>, FsError> {
+    if size > max {
+        return Err(FsError::TooLarge {
+            what: String::from_utf8_lossy(path).into_owned(),
+            limit: max,
+        });
+    }
+    let mut out = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+    fs.read_file_chunks(path, &mut |c| {
+        out.extend_from_slice(c);
+        Ok(())
+    })?;
+    Ok(out)
+}
+
 /// File type of an entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum EntryKind {

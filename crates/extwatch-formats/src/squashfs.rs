@@ -23,7 +23,7 @@ use backhand::{
     BackhandError, FilesystemCompressor, FilesystemReader, InnerNode, Squashfs, SuperBlock,
 };
 
-use crate::fsimage::{limits, Entry, EntryKind, FsError, FsReader};
+use crate::fsimage::{collect_file, limits, Entry, EntryKind, FsError, FsReader};
 use crate::readat::ReadAt;
 use crate::squashfs_xattr::{malformed, prescan_inodes, Super, XattrTable, NO_XATTR};
 
@@ -289,6 +289,17 @@ impl SquashfsReader {
             .and_then(|i| nodes.get(i))
     }
 
+    /// The regular file at `path`.
+    fn file(&self, path: &[u8]) -> Result<&backhand::SquashfsFileReader, FsError> {
+        match self.node(path).map(|n| &n.inner) {
+            Some(InnerNode::File(f)) => Ok(f),
+            Some(_) => Err(FsError::not_a(path, "regular file")),
+            None => Err(FsError::NotFound(
+                String::from_utf8_lossy(path).into_owned(),
+            )),
+        }
+    }
+
     /// The decompressed fragment block `index`, through the one-block cache.
     fn fragment(&self, index: u32) -> Result<Arc<Vec<u8>>, FsError> {
         let frag = self
@@ -519,36 +530,8 @@ impl FsReader for SquashfsReader {
     }
 
     fn read_file(&self, path: &[u8], max: u64) -> Result<Vec<u8>, FsError> {
-        let node = self
-            .node(path)
-            .ok_or_else(|| FsError::NotFound(String::from_utf8_lossy(path).into_owned()))?;
-        let InnerNode::File(f) = &node.inner else {
-            return Err(FsError::WrongType(format!(
-                "{} is not a regular file",
-                String::from_utf8_lossy(path)
-            )));
-        };
-        let len = f.file_len() as u64;
-        if len > max {
-            return Err(FsError::TooLarge {
-                what: String::from_utf8_lossy(path).into_owned(),
-                limit: max,
-            });
-        }
-        let reader = self.fs.file(f).reader_checked().map_err(bh_err)?;
-        let mut out = Vec::new();
-        reader
-            .take(len.saturating_add(1))
-            .read_to_end(&mut out)
-            .map_err(|e| malformed(format!("reading {}: {e}", String::from_utf8_lossy(path))))?;
-        if out.len() as u64 != len {
-            return Err(malformed(format!(
-                "{}: read {} bytes, inode says {len}",
-                String::from_utf8_lossy(path),
-                out.len()
-            )));
-        }
-        Ok(out)
+        let size = self.file(path)?.file_len() as u64;
+        collect_file(self, path, size, max)
     }
 
     fn read_file_chunks(
@@ -557,15 +540,7 @@ impl FsReader for SquashfsReader {
         sink: &mut dyn FnMut(&[u8]) -> Result<(), FsError>,
     ) -> Result<u64, FsError> {
         use backhand::SquashfsFileReader as F;
-        let node = self
-            .node(path)
-            .ok_or_else(|| FsError::NotFound(String::from_utf8_lossy(path).into_owned()))?;
-        let InnerNode::File(f) = &node.inner else {
-            return Err(FsError::WrongType(format!(
-                "{} is not a regular file",
-                String::from_utf8_lossy(path)
-            )));
-        };
+        let f = self.file(path)?;
         // We read the data blocks ourselves, straight from the inode's block list: one block at a
         // time (at most the block size, itself at most 1 MiB), sparse blocks as zeros without
         // reading, and the fragment through a one-block cache. Memory stays bounded whatever the
@@ -666,10 +641,7 @@ impl FsReader for SquashfsReader {
                 }
                 Ok(t.to_vec())
             }
-            _ => Err(FsError::WrongType(format!(
-                "{} is not a symlink",
-                String::from_utf8_lossy(path)
-            ))),
+            _ => Err(FsError::not_a(path, "symlink")),
         }
     }
 

@@ -130,16 +130,20 @@ printf 'i' > "$(printf 'usr/share/odd/\001ctl')"
 /// (type, mode, uid, gid, size, target, sha256) of every entry, by absolute path bytes.
 type Facts = BTreeMap<Vec<u8>, (String, u32, u32, u32, u64, Option<Vec<u8>>, Option<String>)>;
 
+/// The first word a command prints (the digest of `sha256sum`).
+fn first_word(cmd: &mut Command) -> String {
+    let o = cmd.output().unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    out.split_whitespace().next().unwrap().to_string()
+}
+
+/// `sha256sum` of `n` zero bytes.
+fn zeros_sha256(n: u64) -> String {
+    first_word(Command::new("sh").args(["-c", &format!("head -c {n} /dev/zero | sha256sum")]))
+}
+
 fn sha256sum(p: &Path) -> String {
-    let o = Command::new("sha256sum")
-        .stdin(std::fs::File::open(p).unwrap())
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&o.stdout)
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .to_string()
+    first_word(Command::new("sha256sum").stdin(std::fs::File::open(p).unwrap()))
 }
 
 /// Facts of a tree on disk, from `symlink_metadata`, `readlink` and `sha256sum`.
@@ -615,17 +619,7 @@ fn hostile_hard_link_storm() {
     }
     let img = t.path().join("links.raw");
     mksquashfs(&src, &img, &[]);
-    let want = {
-        let o = Command::new("sh")
-            .args(["-c", &format!("head -c {SIZE} /dev/zero | sha256sum")])
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&o.stdout)
-            .split_whitespace()
-            .next()
-            .unwrap()
-            .to_string()
-    };
+    let want = zeros_sha256(SIZE);
     for (what, image) in [("squashfs", &img), ("directory", &src)] {
         let (out, secs, rss) = timed(image, &["--format", "mtree"]);
         let n = out
@@ -666,17 +660,7 @@ fn hostile_decompression_bomb_streams() {
     assert!(rss < 64 * 1024, "listing a bomb peaked at {rss} KiB");
 
     let (out, secs, rss) = timed(&img, &["--format", "mtree"]);
-    let expect = {
-        let o = Command::new("sh")
-            .args(["-c", "head -c 2147483648 /dev/zero | sha256sum"])
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&o.stdout)
-            .split_whitespace()
-            .next()
-            .unwrap()
-            .to_string()
-    };
+    let expect = zeros_sha256(SIZE);
     assert!(out.contains(&format!("sha256sum={expect}")), "{out}");
     assert!(rss < 256 * 1024, "hashing a 2 GiB bomb peaked at {rss} KiB");
     eprintln!("2 GiB sparse file: hashed in {secs:.2} s, {rss} KiB peak RSS");
