@@ -1,7 +1,6 @@
 //! Turning a discovered entry into an [`Image`]: open it without mounting, read its release, judge it
 //! as systemd would, and note what protects it (verity sources, signature presence, file hash).
 
-use std::io::Read;
 use std::sync::Arc;
 
 use extwatch_formats::{open_image, RawFormat, ReadAt};
@@ -265,15 +264,20 @@ pub fn parse_hex_hash(v: &[u8]) -> Option<String> {
 }
 
 /// SHA-256 of a whole file, streamed.
-pub fn hash_file(mut f: &std::fs::File) -> std::io::Result<String> {
+pub fn hash_file(f: &std::fs::File) -> std::io::Result<String> {
+    // Positional reads: the descriptor's offset may be shared with a clone used elsewhere.
     let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut off = 0u64;
     loop {
-        let n = f.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
+        let n = match std::os::unix::fs::FileExt::read_at(f, &mut buf, off) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
         h.update(&buf[..n]);
+        off += n as u64;
     }
     Ok(hex::encode(h.finalize()))
 }

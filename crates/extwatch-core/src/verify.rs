@@ -74,10 +74,40 @@ pub fn verify_image(
         return out;
     }
     out.size = Some(file.size());
-    match crate::analyze::hash_file(&file) {
-        Ok(h) => out.sha256 = Some(h),
-        Err(e) => out.errors.push(format!("cannot hash: {e}")),
-    }
+    // The whole-file SHA-256 is one sequential stream (one core); it runs beside the verity
+    // recomputation, which uses the other cores, instead of before it.
+    let hash_src = file.try_clone();
+    std::thread::scope(|s| {
+        let hasher = s.spawn(|| crate::analyze::hash_file(&hash_src?));
+        check_contents(&mut out, file, path, &file_name, ctx, arch, progress);
+        match hasher.join() {
+            Ok(Ok(h)) => out.sha256 = Some(h),
+            Ok(Err(e)) => out.errors.push(format!("cannot hash: {e}")),
+            Err(_) => out
+                .errors
+                .push("internal: the hashing thread panicked".into()),
+        }
+    });
+    out.ok = out.errors.is_empty()
+        && out.verity.problems.is_empty()
+        && out.verity.verified != Some(false)
+        && !matches!(
+            out.signature.status,
+            SignatureStatus::Invalid | SignatureStatus::Untrusted
+        );
+    out
+}
+
+/// Everything [`verify_image`] learns from the opened image file but its whole-file hash.
+fn check_contents(
+    out: &mut VerifiedImage,
+    file: std::fs::File,
+    path: &Path,
+    file_name: &str,
+    ctx: &TrustCtx,
+    arch: &str,
+    progress: &(dyn Fn(u64) + Sync),
+) {
     // Side-cars are looked up next to the image, through the same in-directory reader an audit uses.
     let side = match (path.parent(), path.file_name()) {
         (Some(dir), Some(name)) => {
@@ -99,7 +129,7 @@ pub fn verify_image(
         Ok(i) => i,
         Err(e) => {
             out.errors.push(format!("cannot read image: {e}"));
-            return out;
+            return;
         }
     };
     out.format = match img.format {
@@ -131,7 +161,7 @@ pub fn verify_image(
     let content = crate::files::content_of(img);
     let v = SystemdVersion::DEFAULT;
     for class in [ImageClass::Sysext, ImageClass::Confext] {
-        match find_release(&content, class, &out.name, &file_name, v) {
+        match find_release(&content, class, &out.name, file_name, v) {
             Ok(crate::release::Lookup::Found(r)) => {
                 out.class = Some(class);
                 out.release_file = Some(r.path);
@@ -143,14 +173,6 @@ pub fn verify_image(
         }
     }
     out.ships_os_release = content.exists("/usr/lib/os-release").unwrap_or(false);
-    out.ok = out.errors.is_empty()
-        && out.verity.problems.is_empty()
-        && out.verity.verified != Some(false)
-        && !matches!(
-            out.signature.status,
-            SignatureStatus::Invalid | SignatureStatus::Untrusted
-        );
-    out
 }
 
 /// The image name systemd (≥256) derives from a file name.
