@@ -7,7 +7,7 @@
 //! replaces or overrides is recorded; then the content rules (PATH executables, setuid/capabilities,
 //! units and their kin, authentication and privilege configuration) are applied to what it ships.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use extwatch_formats::{open_image, EntryKind, ReadAt};
@@ -179,30 +179,23 @@ pub fn analyze(
                     }
                 }
             }
-            let base_hashes = hash_subset(&base, &need, merged_here, root, hier);
-            let layer_hashes: Vec<Vec<FileEntry>> = walked
+            let base_hashes = hashes_of(hash_subset(&base, &need, merged_here, root, hier));
+            let layer_hashes: Vec<HashMap<Vec<u8>, [u8; 32]>> = walked
                 .iter()
                 .zip(layers.iter())
                 .map(|((img, _), layer)| {
-                    let mut sel: Vec<FileEntry> = layer
-                        .entries
-                        .iter()
-                        .filter(|e| need.contains(&e.path) && e.kind == EntryKind::File)
-                        .cloned()
-                        .collect();
+                    let mut sel = to_hash(&layer.entries, &need);
                     if !sel.is_empty() {
                         // A failure leaves these unhashed; the finding then says so.
                         let _ = open_content(root, img, arch)
                             .and_then(|c| hash_files(&c, &mut sel, threads));
                     }
-                    sel
+                    hashes_of(sel)
                 })
                 .collect();
-            let base_map: std::collections::HashMap<&[u8], &FileEntry> =
+            let base_map: HashMap<&[u8], &FileEntry> =
                 base.iter().map(|e| (e.path.as_slice(), e)).collect();
-            let find_hash = |set: &[FileEntry], p: &[u8]| {
-                set.iter().find(|e| e.path == p).and_then(|e| e.sha256)
-            };
+            let find_hash = |set: &HashMap<Vec<u8>, [u8; 32]>, p: &[u8]| set.get(p).copied();
             for (li, ch) in view.changes.iter().enumerate() {
                 let img = walked[li].0;
                 let mut ic = ImageChanges {
@@ -289,6 +282,30 @@ pub fn analyze(
     out
 }
 
+/// Largest file hashed for finding evidence (`below_sha256`/`image_sha256` are null above it): an
+/// image can carry a sparse file of terabytes that costs nothing to store and hours to hash. The
+/// path is still reported; `--baseline` hashes everything.
+pub const EVIDENCE_HASH_MAX: u64 = 1 << 30;
+
+/// The regular files of `entries` in `need` that evidence hashing reads (at most
+/// [`EVIDENCE_HASH_MAX`] bytes each).
+fn to_hash(entries: &[FileEntry], need: &HashSet<Vec<u8>>) -> Vec<FileEntry> {
+    entries
+        .iter()
+        .filter(|e| e.kind == EntryKind::File && e.size <= EVIDENCE_HASH_MAX)
+        .filter(|e| need.contains(&e.path))
+        .cloned()
+        .collect()
+}
+
+/// Path → SHA-256 of the hashed entries.
+fn hashes_of(entries: Vec<FileEntry>) -> HashMap<Vec<u8>, [u8; 32]> {
+    entries
+        .into_iter()
+        .filter_map(|e| Some((e.path, e.sha256?)))
+        .collect()
+}
+
 /// Hashes the base files in `need`, beneath the overlay when the hierarchy is merged.
 fn hash_subset(
     base: &[FileEntry],
@@ -297,11 +314,7 @@ fn hash_subset(
     root: &RootFs,
     hier: &str,
 ) -> Vec<FileEntry> {
-    let mut sel: Vec<FileEntry> = base
-        .iter()
-        .filter(|e| need.contains(&e.path) && e.kind == EntryKind::File)
-        .cloned()
-        .collect();
+    let mut sel = to_hash(base, need);
     if sel.is_empty() {
         return sel;
     }

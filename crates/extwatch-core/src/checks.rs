@@ -109,7 +109,7 @@ pub const CATALOGUE: &[CheckDef] = &[
     CheckDef { id: "trust-store-ignored-files", severity: Low, controls: &["SI-7", "SR-4"], description: "verity.d holds files systemd ignores (.pem, wrong suffix) or is empty" },
     CheckDef { id: "policy-allows-unsigned", severity: Medium, controls: &["SI-7", "CM-7", "SR-11"], description: "effective image policy accepts unsigned/unprotected images" },
     CheckDef { id: "policy-verity-fallback", severity: Medium, controls: &["SI-7"], description: "systemd version/policy lets a bad signature fall back to plain verity" },
-    CheckDef { id: "extension-shadows-base", severity: High, controls: &["SI-7", "CM-5"], description: "replaces a file of the base /usr, /opt or /etc (path, base and image sha256)" },
+    CheckDef { id: "extension-shadows-base", severity: High, controls: &["SI-7", "CM-5"], description: "replaces a file of the base /usr, /opt or /etc (path, base and image sha256; files over 1 GiB unhashed)" },
     CheckDef { id: "extension-overrides-extension", severity: Medium, controls: &["CM-5"], description: "two images ship the same path; subject = the one on top" },
     CheckDef { id: "extension-adds-executable", severity: Medium, controls: &["CM-7", "CM-8"], description: "new executable in a PATH or libexec directory" },
     CheckDef { id: "extension-setuid", severity: High, controls: &["AC-6", "CM-7"], description: "setuid/setgid file or file capabilities" },

@@ -669,6 +669,37 @@ fn ten_megabyte_release_file_is_bounded() {
     );
 }
 
+/// A directory extension replacing the base's /usr/bin/ls with a 4 TiB sparse file: the audit
+/// reports the shadowing (with the base's hash) without reading terabytes — evidence hashing stops
+/// at 1 GiB per file — and stays within the time limit.
+#[test]
+fn terabyte_sparse_file_shadowing_the_base_is_not_hashed() {
+    let t = base_root();
+    let r = t.path();
+    write(&r.join("usr/bin/ls"), "base ls\n");
+    let img = r.join("var/lib/extensions/huge");
+    sysext_tree(&img, "huge", "ID=debian\nVERSION_ID=13\n");
+    std::fs::File::create(img.join("usr/bin/ls"))
+        .unwrap()
+        .set_len(4 << 40)
+        .unwrap();
+    let (_, v) = audit(r, "257", LIMIT);
+    let f = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["id"] == "extension-shadows-base" && f["evidence"]["path"] == "/usr/bin/ls")
+        .unwrap_or_else(|| panic!("no shadows-base finding: {:#}", v["findings"]));
+    assert_eq!(f["subject"], "huge");
+    assert_eq!(f["evidence"]["image_sha256"], Value::Null, "{f:#}");
+    assert_eq!(
+        f["evidence"]["below_sha256"],
+        sha256_file(&r.join("usr/bin/ls")),
+        "{f:#}"
+    );
+    assert_eq!(f["evidence"]["same_content"], false);
+}
+
 /// squashfs (gzip, xz) and erofs (plain, lz4) images cut at many offsets: each is either reported
 /// malformed or, when the cut only removed padding, read correctly — never a wrong release.
 #[test]
