@@ -43,6 +43,7 @@
 
 use std::collections::BTreeSet;
 use std::io;
+use std::ops::Deref;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -57,7 +58,7 @@ use serde_json::Value;
 
 const EXTWATCH: &str = env!("CARGO_BIN_EXE_extwatch");
 
-type Build = fn(&Fixtures, &RootBuilder) -> io::Result<()>;
+type Build = fn(&Root) -> io::Result<()>;
 
 struct Scenario {
     name: &'static str,
@@ -74,7 +75,8 @@ struct Scenario {
     fails252: bool,
 }
 
-const fn sc(name: &'static str, build: Build, used257: &'static [&'static str]) -> Scenario {
+/// A scenario run against systemd 257 only; `used257` as in [`Scenario::used257`].
+const fn sc(name: &'static str, used257: &'static [&'static str], build: Build) -> Scenario {
     Scenario {
         name,
         build,
@@ -86,20 +88,35 @@ const fn sc(name: &'static str, build: Build, used257: &'static [&'static str]) 
     }
 }
 
+/// A scenario also run against systemd 252 ([`Scenario::v252`]).
 const fn sc252(
     name: &'static str,
-    build: Build,
     used257: &'static [&'static str],
     used252: &'static [&'static str],
+    build: Build,
 ) -> Scenario {
     Scenario {
-        name,
-        build,
         v252: true,
-        used257,
         used252,
-        fails257: false,
-        fails252: false,
+        ..sc(name, used257, build)
+    }
+}
+
+impl Scenario {
+    /// Expects systemd 257's merge to fail as a whole.
+    const fn fails257(self) -> Scenario {
+        Scenario {
+            fails257: true,
+            ..self
+        }
+    }
+
+    /// Expects systemd 252's merge to fail as a whole.
+    const fn fails252(self) -> Scenario {
+        Scenario {
+            fails252: true,
+            ..self
+        }
     }
 }
 
@@ -107,6 +124,8 @@ const DEB: &str = "ID=debian\nVERSION_ID=13\n";
 const FEDORA: &str = "ID=fedora\nVERSION_ID=40\n";
 const SQ: Format = Format::Squashfs("zstd");
 const DIR: Format = Format::Directory;
+/// The search directory most scenarios put their images in ([`Root::at`]).
+const VLE: &str = "var/lib/extensions";
 
 fn sx(name: &str, release: &str) -> Image {
     Image::sysext().release(name, release)
@@ -116,771 +135,612 @@ fn cx(name: &str, release: &str) -> Image {
     Image::confext().release(name, release)
 }
 
+/// A sysext with two release files (`cand-a`, `cand-b`), both marked non-strict.
+fn two_candidates() -> Image {
+    sx("cand-a", DEB)
+        .strict("0")
+        .release("cand-b", DEB)
+        .strict("0")
+}
+
 fn deb_root(r: &RootBuilder) -> io::Result<()> {
     r.os_release(DEBIAN_13)?;
     Ok(())
 }
 
+/// What a scenario's build step lays out: the root (by deref) and the fixtures that make images.
+struct Root<'a> {
+    fx: &'a Fixtures,
+    rb: &'a RootBuilder,
+    /// Where [`Root::put`] places images (empty: paths are relative to the root).
+    dir: &'a str,
+}
+
+impl Deref for Root<'_> {
+    type Target = RootBuilder;
+
+    fn deref(&self) -> &RootBuilder {
+        self.rb
+    }
+}
+
+impl<'a> Root<'a> {
+    /// The same root, with [`Root::put`] placing images in `dir`.
+    fn at(&self, dir: &'a str) -> Root<'a> {
+        Root {
+            fx: self.fx,
+            rb: self.rb,
+            dir,
+        }
+    }
+
+    /// Places each `(path, image, form)`, in order, at `path` inside the directory chosen with
+    /// [`Root::at`] (by default the root itself).
+    fn put(&self, images: &[(&str, Image, Format)]) -> io::Result<()> {
+        for (path, img, fmt) in images {
+            let rel = if self.dir.is_empty() {
+                path.to_string()
+            } else {
+                format!("{}/{path}", self.dir)
+            };
+            self.image(self.fx, &rel, img, *fmt)?;
+        }
+        Ok(())
+    }
+
+    /// A sysext NAME releasing [`DEB`], as `var/lib/extensions/NAME.raw` in form `fmt`.
+    fn raw_sysext(&self, name: &str, fmt: Format) -> io::Result<()> {
+        self.image(self.fx, &format!("{VLE}/{name}.raw"), &sx(name, DEB), fmt)?;
+        Ok(())
+    }
+
+    /// DDIs with `verity`, one per `(name, class, release, partition type, erofs)`: placed at
+    /// `var/lib/extensions/NAME.raw` (sysext) or `var/lib/confexts/NAME.raw` (confext), with
+    /// `extension-release.NAME` holding `release`.
+    fn ddis(
+        &self,
+        verity: DdiVerity,
+        list: &[(&str, Class, &str, PartType, bool)],
+    ) -> io::Result<()> {
+        for &(name, class, release, part, erofs) in list {
+            let (dir, img) = match class {
+                Class::Sysext => ("extensions", sx(name, release)),
+                Class::Confext => ("confexts", cx(name, release)),
+            };
+            let fmt = Format::Ddi {
+                part,
+                erofs,
+                verity,
+            };
+            self.image(self.fx, &format!("var/lib/{dir}/{name}.raw"), &img, fmt)?;
+        }
+        Ok(())
+    }
+}
+
 fn scenarios() -> Vec<Scenario> {
     vec![
-        sc252(
-            "precedence",
-            |fx, r| {
-                deb_root(r)?;
-                r.image(fx, "etc/extensions/prec", &sx("prec", DEB), DIR)?;
-                r.image(fx, "run/extensions/prec", &sx("prec", FEDORA), DIR)?;
-                r.image(fx, "var/lib/extensions/prec.raw", &sx("prec", FEDORA), SQ)?;
-                r.image(fx, "run/extensions/prec2", &sx("prec2", DEB), DIR)?;
-                r.image(fx, "var/lib/extensions/prec2", &sx("prec2", FEDORA), DIR)?;
-                r.image(fx, "var/lib/extensions/prec3", &sx("prec3", FEDORA), DIR)?;
-                Ok(())
-            },
-            &["prec", "prec2"],
-            &["prec", "prec2"],
-        ),
-        sc252(
-            "masking",
-            |fx, r| {
-                deb_root(r)?;
-                r.dir("etc/extensions/masked")?;
-                r.image(fx, "var/lib/extensions/masked.raw", &sx("masked", DEB), SQ)?;
-                r.dir("run/extensions/m2")?;
-                r.image(fx, "var/lib/extensions/m2", &sx("m2", DEB), DIR)?;
-                r.image(fx, "var/lib/extensions/visible", &sx("visible", DEB), DIR)?;
-                Ok(())
-            },
-            &["visible"],
-            &["visible"],
-        ),
+        sc252("precedence", &["prec", "prec2"], &["prec", "prec2"], |r| {
+            deb_root(r)?;
+            r.put(&[
+                ("etc/extensions/prec", sx("prec", DEB), DIR),
+                ("run/extensions/prec", sx("prec", FEDORA), DIR),
+                ("var/lib/extensions/prec.raw", sx("prec", FEDORA), SQ),
+                ("run/extensions/prec2", sx("prec2", DEB), DIR),
+                ("var/lib/extensions/prec2", sx("prec2", FEDORA), DIR),
+                ("var/lib/extensions/prec3", sx("prec3", FEDORA), DIR),
+            ])
+        }),
+        sc252("masking", &["visible"], &["visible"], |r| {
+            deb_root(r)?;
+            r.dir("etc/extensions/masked")?;
+            r.dir("run/extensions/m2")?;
+            r.at(VLE).put(&[
+                ("masked.raw", sx("masked", DEB), SQ),
+                ("m2", sx("m2", DEB), DIR),
+                ("visible", sx("visible", DEB), DIR),
+            ])
+        }),
         sc252(
             "hidden-names",
-            |fx, r| {
-                deb_root(r)?;
-                r.image(fx, "var/lib/extensions/.hidden", &sx(".hidden", DEB), DIR)?;
-                r.image(fx, "var/lib/extensions/.x.raw", &sx(".x", DEB), SQ)?;
-                Ok(())
-            },
             &[".hidden", ".x"],
             &[".hidden", ".x"],
-        ),
-        sc252(
-            "skipped-entries",
-            |fx, r| {
+            |r| {
                 deb_root(r)?;
-                r.image(fx, "var/lib/extensions/.#tmp", &sx(".#tmp", DEB), DIR)?;
-                r.image(fx, "var/lib/extensions/.#part.raw", &sx(".#part", DEB), SQ)?;
-                r.image(fx, "var/lib/extensions/plain.img", &sx("plain", DEB), SQ)?;
-                r.file("var/lib/extensions/notes.txt", "not an image\n")?;
-                r.image(fx, "var/lib/extensions/good", &sx("good", DEB), DIR)?;
-                Ok(())
+                r.at(VLE).put(&[
+                    (".hidden", sx(".hidden", DEB), DIR),
+                    (".x.raw", sx(".x", DEB), SQ),
+                ])
             },
-            &["good"],
-            &["good"],
         ),
-        Scenario {
-            fails252: true,
-            ..sc252(
-                "sysext-suffix-raw",
-                |fx, r| {
-                    deb_root(r)?;
-                    r.image(fx, "var/lib/extensions/foo.sysext.raw", &sx("foo", DEB), SQ)?;
-                    r.image(fx, "var/lib/extensions/good", &sx("good", DEB), DIR)?;
-                    Ok(())
-                },
-                &["foo", "good"],
-                &[],
-            )
-        },
+        sc252("skipped-entries", &["good"], &["good"], |r| {
+            deb_root(r)?;
+            r.file("var/lib/extensions/notes.txt", "not an image\n")?;
+            r.at(VLE).put(&[
+                (".#tmp", sx(".#tmp", DEB), DIR),
+                (".#part.raw", sx(".#part", DEB), SQ),
+                ("plain.img", sx("plain", DEB), SQ),
+                ("good", sx("good", DEB), DIR),
+            ])
+        }),
+        sc252("sysext-suffix-raw", &["foo", "good"], &[], |r| {
+            deb_root(r)?;
+            r.at(VLE).put(&[
+                ("foo.sysext.raw", sx("foo", DEB), SQ),
+                ("good", sx("good", DEB), DIR),
+            ])
+        })
+        .fails252(),
+        sc252("sysext-suffix-dir", &["bar"], &["qux.sysext"], |r| {
+            deb_root(r)?;
+            r.at(VLE).put(&[
+                ("bar.sysext", sx("bar", DEB), DIR),
+                ("qux.sysext", sx("qux.sysext", DEB), DIR),
+            ])
+        }),
         sc252(
-            "sysext-suffix-dir",
-            |fx, r| {
+            "sysext-suffix-fullname-release",
+            &[],
+            &["baz.sysext", "good"],
+            |r| {
                 deb_root(r)?;
-                r.image(fx, "var/lib/extensions/bar.sysext", &sx("bar", DEB), DIR)?;
-                r.image(
-                    fx,
-                    "var/lib/extensions/qux.sysext",
-                    &sx("qux.sysext", DEB),
-                    DIR,
-                )?;
-                Ok(())
+                r.at(VLE).put(&[
+                    ("baz.sysext.raw", sx("baz.sysext", DEB), SQ),
+                    ("good", sx("good", DEB), DIR),
+                ])
             },
-            &["bar"],
-            &["qux.sysext"],
-        ),
-        Scenario {
-            fails257: true,
-            ..sc252(
-                "sysext-suffix-fullname-release",
-                |fx, r| {
-                    deb_root(r)?;
-                    r.image(
-                        fx,
-                        "var/lib/extensions/baz.sysext.raw",
-                        &sx("baz.sysext", DEB),
-                        SQ,
-                    )?;
-                    r.image(fx, "var/lib/extensions/good", &sx("good", DEB), DIR)?;
-                    Ok(())
-                },
-                &[],
-                &["baz.sysext", "good"],
-            )
-        },
+        )
+        .fails257(),
         sc252(
             "version-basename-fallback",
-            |fx, r| {
-                deb_root(r)?;
-                r.image(
-                    fx,
-                    "var/lib/extensions/bar_1.2.raw",
-                    &sx("bar_1.2", DEB),
-                    SQ,
-                )?;
-                r.image(fx, "var/lib/extensions/dirv_3", &sx("dirv", DEB), DIR)?;
-                r.image(fx, "var/lib/extensions/tries+3", &sx("tries", DEB), DIR)?;
-                Ok(())
-            },
             &["bar_1.2", "dirv_3", "tries+3"],
             &["bar_1.2"],
-        ),
-        Scenario {
-            fails252: true,
-            ..sc252(
-                "version-basename-fallback-raw",
-                |fx, r| {
-                    deb_root(r)?;
-                    r.image(fx, "var/lib/extensions/foo_1.2.raw", &sx("foo", DEB), SQ)?;
-                    r.image(fx, "var/lib/extensions/good", &sx("good", DEB), DIR)?;
-                    Ok(())
-                },
-                &["foo_1.2", "good"],
-                &[],
-            )
-        },
-        sc252(
-            "vpick-dirs",
-            |fx, r| {
+            |r| {
                 deb_root(r)?;
-                r.image(
-                    fx,
-                    "var/lib/extensions/vfoo.raw.v/vfoo_1.2.raw",
-                    &sx("vfoo", "ID=debian\nVERSION_ID=13\nSYSEXT_VERSION_ID=1.2\n"),
-                    SQ,
-                )?;
-                r.image(
-                    fx,
-                    "var/lib/extensions/vfoo.raw.v/vfoo_1.3.raw",
-                    &sx("vfoo", "ID=debian\nVERSION_ID=13\nSYSEXT_VERSION_ID=1.3\n"),
-                    SQ,
-                )?;
-                r.image(fx, "var/lib/extensions/vd.v/vd_1.0", &sx("vd", DEB), DIR)?;
-                r.image(
-                    fx,
-                    "var/lib/extensions/vd.v/vd_2.0",
-                    &sx("vd", "ID=fedora\n"),
-                    DIR,
-                )?;
-                Ok(())
+                r.at(VLE).put(&[
+                    ("bar_1.2.raw", sx("bar_1.2", DEB), SQ),
+                    ("dirv_3", sx("dirv", DEB), DIR),
+                    ("tries+3", sx("tries", DEB), DIR),
+                ])
             },
-            &["vfoo"],
-            &[],
         ),
+        sc252(
+            "version-basename-fallback-raw",
+            &["foo_1.2", "good"],
+            &[],
+            |r| {
+                deb_root(r)?;
+                r.at(VLE).put(&[
+                    ("foo_1.2.raw", sx("foo", DEB), SQ),
+                    ("good", sx("good", DEB), DIR),
+                ])
+            },
+        )
+        .fails252(),
+        sc252("vpick-dirs", &["vfoo"], &[], |r| {
+            deb_root(r)?;
+            r.at(VLE).put(&[
+                (
+                    "vfoo.raw.v/vfoo_1.2.raw",
+                    sx("vfoo", "ID=debian\nVERSION_ID=13\nSYSEXT_VERSION_ID=1.2\n"),
+                    SQ,
+                ),
+                (
+                    "vfoo.raw.v/vfoo_1.3.raw",
+                    sx("vfoo", "ID=debian\nVERSION_ID=13\nSYSEXT_VERSION_ID=1.3\n"),
+                    SQ,
+                ),
+                ("vd.v/vd_1.0", sx("vd", DEB), DIR),
+                ("vd.v/vd_2.0", sx("vd", "ID=fedora\n"), DIR),
+            ])
+        }),
         sc252(
             "strict-xattr",
-            |fx, r| {
-                deb_root(r)?;
-                r.image(
-                    fx,
-                    "var/lib/extensions/sx1",
-                    &sx("other", DEB).strict("0"),
-                    DIR,
-                )?;
-                r.image(
-                    fx,
-                    "var/lib/extensions/sx2.raw",
-                    &sx("other2", DEB).strict("0"),
-                    SQ,
-                )?;
-                r.image(
-                    fx,
-                    "var/lib/extensions/sx3.raw",
-                    &sx("other3", DEB).strict("false"),
-                    Format::Erofs(Some("lz4")),
-                )?;
-                r.image(fx, "var/lib/extensions/ns1", &sx("other", DEB), DIR)?;
-                r.image(
-                    fx,
-                    "var/lib/extensions/ns2",
-                    &sx("other", DEB).strict("1"),
-                    DIR,
-                )?;
-                Ok(())
-            },
             &["sx1", "sx2", "sx3"],
             &["sx1", "sx2", "sx3"],
-        ),
-        sc252(
-            "two-candidates",
-            |fx, r| {
+            |r| {
                 deb_root(r)?;
-                let img = sx("cand-a", DEB)
-                    .strict("0")
-                    .release("cand-b", DEB)
-                    .strict("0");
-                r.image(fx, "var/lib/extensions/two", &img, DIR)?;
-                r.image(fx, "var/lib/extensions/good", &sx("good", DEB), DIR)?;
-                Ok(())
+                r.at(VLE).put(&[
+                    ("sx1", sx("other", DEB).strict("0"), DIR),
+                    ("sx2.raw", sx("other2", DEB).strict("0"), SQ),
+                    (
+                        "sx3.raw",
+                        sx("other3", DEB).strict("false"),
+                        Format::Erofs(Some("lz4")),
+                    ),
+                    ("ns1", sx("other", DEB), DIR),
+                    ("ns2", sx("other", DEB).strict("1"), DIR),
+                ])
             },
-            &["good"],
-            &["good"],
         ),
-        Scenario {
-            fails257: true,
-            fails252: true,
-            ..sc252(
-                "two-candidates-raw",
-                |fx, r| {
-                    deb_root(r)?;
-                    let img = sx("cand-a", DEB)
-                        .strict("0")
-                        .release("cand-b", DEB)
-                        .strict("0");
-                    r.image(fx, "var/lib/extensions/two-raw.raw", &img, SQ)?;
-                    r.image(fx, "var/lib/extensions/good", &sx("good", DEB), DIR)?;
-                    Ok(())
-                },
-                &[],
-                &[],
-            )
-        },
-        Scenario {
-            fails257: true,
-            fails252: true,
-            ..sc252(
-                "raw-release-name-mismatch",
-                |fx, r| {
-                    deb_root(r)?;
-                    r.image(
-                        fx,
-                        "var/lib/extensions/rawname.raw",
-                        &sx("othername", DEB),
-                        SQ,
-                    )?;
-                    r.image(fx, "var/lib/extensions/good", &sx("good", DEB), DIR)?;
-                    Ok(())
-                },
-                &[],
-                &[],
-            )
-        },
-        Scenario {
-            fails257: true,
-            fails252: true,
-            ..sc252(
-                "raw-no-release",
-                |fx, r| {
-                    deb_root(r)?;
-                    r.image(
-                        fx,
-                        "var/lib/extensions/norelease-raw.raw",
-                        &Image::sysext().file("usr/share/nr/y", "y"),
-                        Format::Erofs(None),
-                    )?;
-                    r.image(fx, "var/lib/extensions/good", &sx("good", DEB), DIR)?;
-                    Ok(())
-                },
-                &[],
-                &[],
-            )
-        },
-        sc252(
-            "id-match",
-            |fx, r| {
-                deb_root(r)?;
-                r.image(
-                    fx,
-                    "var/lib/extensions/fedora-tools",
-                    &sx("fedora-tools", FEDORA),
+        sc252("two-candidates", &["good"], &["good"], |r| {
+            deb_root(r)?;
+            r.at(VLE).put(&[
+                ("two", two_candidates(), DIR),
+                ("good", sx("good", DEB), DIR),
+            ])
+        }),
+        sc252("two-candidates-raw", &[], &[], |r| {
+            deb_root(r)?;
+            r.at(VLE).put(&[
+                ("two-raw.raw", two_candidates(), SQ),
+                ("good", sx("good", DEB), DIR),
+            ])
+        })
+        .fails257()
+        .fails252(),
+        sc252("raw-release-name-mismatch", &[], &[], |r| {
+            deb_root(r)?;
+            r.at(VLE).put(&[
+                ("rawname.raw", sx("othername", DEB), SQ),
+                ("good", sx("good", DEB), DIR),
+            ])
+        })
+        .fails257()
+        .fails252(),
+        sc252("raw-no-release", &[], &[], |r| {
+            deb_root(r)?;
+            r.at(VLE).put(&[
+                (
+                    "norelease-raw.raw",
+                    Image::sysext().file("usr/share/nr/y", "y"),
+                    Format::Erofs(None),
+                ),
+                ("good", sx("good", DEB), DIR),
+            ])
+        })
+        .fails257()
+        .fails252(),
+        sc252("id-match", &["debian-tools"], &["debian-tools"], |r| {
+            deb_root(r)?;
+            r.at(VLE).put(&[
+                ("fedora-tools", sx("fedora-tools", FEDORA), DIR),
+                ("debian-tools.raw", sx("debian-tools", DEB), SQ),
+                ("fedora-raw.raw", sx("fedora-raw", FEDORA), SQ),
+                ("noid", sx("noid", "VERSION_ID=13\n"), DIR),
+            ])
+        }),
+        sc252("id-any", &["anyos-tools"], &["anyos-tools"], |r| {
+            deb_root(r)?;
+            r.at(VLE).put(&[
+                ("anyos-tools", sx("anyos-tools", "ID=_any\n"), DIR),
+                (
+                    "anyos-initrd",
+                    sx("anyos-initrd", "ID=_any\nSYSEXT_SCOPE=initrd\n"),
                     DIR,
-                )?;
-                r.image(
-                    fx,
-                    "var/lib/extensions/debian-tools.raw",
-                    &sx("debian-tools", DEB),
-                    SQ,
-                )?;
-                r.image(
-                    fx,
-                    "var/lib/extensions/fedora-raw.raw",
-                    &sx("fedora-raw", FEDORA),
-                    SQ,
-                )?;
-                r.image(
-                    fx,
-                    "var/lib/extensions/noid",
-                    &sx("noid", "VERSION_ID=13\n"),
+                ),
+                (
+                    "anyos-arm",
+                    sx("anyos-arm", "ID=_any\nARCHITECTURE=arm64\n"),
                     DIR,
-                )?;
-                Ok(())
-            },
-            &["debian-tools"],
-            &["debian-tools"],
-        ),
-        sc252(
-            "id-any",
-            |fx, r| {
-                deb_root(r)?;
-                r.image(
-                    fx,
-                    "var/lib/extensions/anyos-tools",
-                    &sx("anyos-tools", "ID=_any\n"),
-                    DIR,
-                )?;
-                r.image(
-                    fx,
-                    "var/lib/extensions/anyos-initrd",
-                    &sx("anyos-initrd", "ID=_any\nSYSEXT_SCOPE=initrd\n"),
-                    DIR,
-                )?;
-                r.image(
-                    fx,
-                    "var/lib/extensions/anyos-arm",
-                    &sx("anyos-arm", "ID=_any\nARCHITECTURE=arm64\n"),
-                    DIR,
-                )?;
-                Ok(())
-            },
-            &["anyos-tools"],
-            &["anyos-tools"],
-        ),
+                ),
+            ])
+        }),
         sc252(
             "id-like",
-            |fx, r| {
-                r.os_release("ID=mydistro\nID_LIKE=\"debian ubuntu\"\nVERSION_ID=13\n")?;
-                r.image(
-                    fx,
-                    "var/lib/extensions/like-debian",
-                    &sx("like-debian", DEB),
-                    DIR,
-                )?;
-                r.image(
-                    fx,
-                    "var/lib/extensions/like-ubuntu",
-                    &sx("like-ubuntu", "ID=ubuntu\nVERSION_ID=13\n"),
-                    DIR,
-                )?;
-                r.image(
-                    fx,
-                    "var/lib/extensions/like-fedora",
-                    &sx("like-fedora", "ID=fedora\nVERSION_ID=13\n"),
-                    DIR,
-                )?;
-                r.image(
-                    fx,
-                    "var/lib/extensions/own-id",
-                    &sx("own-id", "ID=mydistro\nVERSION_ID=13\n"),
-                    DIR,
-                )?;
-                Ok(())
-            },
             &["like-debian", "like-ubuntu", "own-id"],
             &["own-id"],
-        ),
-        sc252(
-            "id-like-level",
-            |fx, r| {
-                r.os_release("ID=mydistro\nID_LIKE=debian\nVERSION_ID=2025.04\nSYSEXT_LEVEL=7\n")?;
-                r.image(
-                    fx,
-                    "var/lib/extensions/like-nolevel",
-                    &sx("like-nolevel", DEB),
-                    DIR,
-                )?;
-                r.image(
-                    fx,
-                    "var/lib/extensions/like-level",
-                    &sx("like-level", "ID=debian\nSYSEXT_LEVEL=7\n"),
-                    DIR,
-                )?;
-                Ok(())
+            |r| {
+                r.os_release("ID=mydistro\nID_LIKE=\"debian ubuntu\"\nVERSION_ID=13\n")?;
+                r.at(VLE).put(&[
+                    ("like-debian", sx("like-debian", DEB), DIR),
+                    (
+                        "like-ubuntu",
+                        sx("like-ubuntu", "ID=ubuntu\nVERSION_ID=13\n"),
+                        DIR,
+                    ),
+                    (
+                        "like-fedora",
+                        sx("like-fedora", "ID=fedora\nVERSION_ID=13\n"),
+                        DIR,
+                    ),
+                    ("own-id", sx("own-id", "ID=mydistro\nVERSION_ID=13\n"), DIR),
+                ])
             },
-            &["like-level"],
-            &[],
         ),
-        sc252(
-            "version-id",
-            |fx, r| {
-                deb_root(r)?;
-                r.image(
-                    fx,
-                    "var/lib/extensions/bookworm-tools",
-                    &sx("bookworm-tools", "ID=debian\nVERSION_ID=12\n"),
+        sc252("id-like-level", &["like-level"], &[], |r| {
+            r.os_release("ID=mydistro\nID_LIKE=debian\nVERSION_ID=2025.04\nSYSEXT_LEVEL=7\n")?;
+            r.at(VLE).put(&[
+                ("like-nolevel", sx("like-nolevel", DEB), DIR),
+                (
+                    "like-level",
+                    sx("like-level", "ID=debian\nSYSEXT_LEVEL=7\n"),
                     DIR,
-                )?;
-                r.image(
-                    fx,
-                    "var/lib/extensions/noversion",
-                    &sx("noversion", "ID=debian\n"),
+                ),
+            ])
+        }),
+        sc252("version-id", &["trixie-tools"], &["trixie-tools"], |r| {
+            deb_root(r)?;
+            r.at(VLE).put(&[
+                (
+                    "bookworm-tools",
+                    sx("bookworm-tools", "ID=debian\nVERSION_ID=12\n"),
                     DIR,
-                )?;
-                r.image(
-                    fx,
-                    "var/lib/extensions/trixie-tools",
-                    &sx("trixie-tools", DEB),
-                    DIR,
-                )?;
-                Ok(())
-            },
-            &["trixie-tools"],
-            &["trixie-tools"],
-        ),
+                ),
+                ("noversion", sx("noversion", "ID=debian\n"), DIR),
+                ("trixie-tools", sx("trixie-tools", DEB), DIR),
+            ])
+        }),
         sc252(
             "level-both-sides",
-            |fx, r| {
+            &["xtos-level", "xtos-level-wrongver", "xtos-ver"],
+            &["xtos-level", "xtos-level-wrongver", "xtos-ver"],
+            |r| {
                 r.os_release("ID=debian\nVERSION_ID=13\nSYSEXT_LEVEL=1.4\n")?;
-                r.image(
-                    fx,
-                    "var/lib/extensions/xtos-level",
-                    &sx("xtos-level", "ID=debian\nSYSEXT_LEVEL=1.4\n"),
-                    DIR,
-                )?;
-                r.image(
-                    fx,
-                    "var/lib/extensions/xtos-oldlevel",
-                    &sx("xtos-oldlevel", "ID=debian\nSYSEXT_LEVEL=1.3\n"),
-                    DIR,
-                )?;
-                r.image(
-                    fx,
-                    "var/lib/extensions/xtos-level-wrongver",
-                    &sx(
-                        "xtos-level-wrongver",
-                        "ID=debian\nSYSEXT_LEVEL=1.4\nVERSION_ID=12\n",
+                r.at(VLE).put(&[
+                    (
+                        "xtos-level",
+                        sx("xtos-level", "ID=debian\nSYSEXT_LEVEL=1.4\n"),
+                        DIR,
                     ),
-                    DIR,
-                )?;
-                r.image(fx, "var/lib/extensions/xtos-ver", &sx("xtos-ver", DEB), DIR)?;
-                r.image(
-                    fx,
-                    "var/lib/extensions/xtos-nothing",
-                    &sx("xtos-nothing", "ID=debian\n"),
-                    DIR,
-                )?;
-                Ok(())
+                    (
+                        "xtos-oldlevel",
+                        sx("xtos-oldlevel", "ID=debian\nSYSEXT_LEVEL=1.3\n"),
+                        DIR,
+                    ),
+                    (
+                        "xtos-level-wrongver",
+                        sx(
+                            "xtos-level-wrongver",
+                            "ID=debian\nSYSEXT_LEVEL=1.4\nVERSION_ID=12\n",
+                        ),
+                        DIR,
+                    ),
+                    ("xtos-ver", sx("xtos-ver", DEB), DIR),
+                    ("xtos-nothing", sx("xtos-nothing", "ID=debian\n"), DIR),
+                ])
             },
-            &["xtos-level", "xtos-level-wrongver", "xtos-ver"],
-            &["xtos-level", "xtos-level-wrongver", "xtos-ver"],
         ),
         sc252(
             "level-extension-only",
-            |fx, r| {
+            &["lvl-and-ver"],
+            &["lvl-and-ver"],
+            |r| {
                 deb_root(r)?;
-                r.image(
-                    fx,
-                    "var/lib/extensions/lvl-only",
-                    &sx("lvl-only", "ID=debian\nSYSEXT_LEVEL=1.4\n"),
-                    DIR,
-                )?;
-                r.image(
-                    fx,
-                    "var/lib/extensions/lvl-and-ver",
-                    &sx(
-                        "lvl-and-ver",
-                        "ID=debian\nSYSEXT_LEVEL=1.4\nVERSION_ID=13\n",
+                r.at(VLE).put(&[
+                    (
+                        "lvl-only",
+                        sx("lvl-only", "ID=debian\nSYSEXT_LEVEL=1.4\n"),
+                        DIR,
                     ),
-                    DIR,
-                )?;
-                Ok(())
+                    (
+                        "lvl-and-ver",
+                        sx(
+                            "lvl-and-ver",
+                            "ID=debian\nSYSEXT_LEVEL=1.4\nVERSION_ID=13\n",
+                        ),
+                        DIR,
+                    ),
+                ])
             },
-            &["lvl-and-ver"],
-            &["lvl-and-ver"],
         ),
         sc252(
             "rolling-host",
-            |fx, r| {
+            &["arch-a", "arch-b"],
+            &["arch-a", "arch-b"],
+            |r| {
                 r.os_release("ID=arch\n")?;
-                r.image(
-                    fx,
-                    "var/lib/extensions/arch-a",
-                    &sx("arch-a", "ID=arch\n"),
-                    DIR,
-                )?;
-                r.image(
-                    fx,
-                    "var/lib/extensions/arch-b",
-                    &sx("arch-b", "ID=arch\nVERSION_ID=5\nSYSEXT_LEVEL=9\n"),
-                    DIR,
-                )?;
-                r.image(fx, "var/lib/extensions/arch-deb", &sx("arch-deb", DEB), DIR)?;
-                Ok(())
+                r.at(VLE).put(&[
+                    ("arch-a", sx("arch-a", "ID=arch\n"), DIR),
+                    (
+                        "arch-b",
+                        sx("arch-b", "ID=arch\nVERSION_ID=5\nSYSEXT_LEVEL=9\n"),
+                        DIR,
+                    ),
+                    ("arch-deb", sx("arch-deb", DEB), DIR),
+                ])
             },
-            &["arch-a", "arch-b"],
-            &["arch-a", "arch-b"],
         ),
-        sc252(
-            "scope",
-            |fx, r| {
-                deb_root(r)?;
-                r.image(
-                    fx,
-                    "var/lib/extensions/initrd-only",
-                    &sx(
+        sc252("scope", &["sys-initrd"], &["sys-initrd"], |r| {
+            deb_root(r)?;
+            r.at(VLE).put(&[
+                (
+                    "initrd-only",
+                    sx(
                         "initrd-only",
                         "ID=debian\nVERSION_ID=13\nSYSEXT_SCOPE=initrd\n",
                     ),
                     DIR,
-                )?;
-                r.image(
-                    fx,
-                    "var/lib/extensions/sys-initrd",
-                    &sx(
+                ),
+                (
+                    "sys-initrd",
+                    sx(
                         "sys-initrd",
                         "ID=debian\nVERSION_ID=13\nSYSEXT_SCOPE=system initrd\n",
                     ),
                     DIR,
-                )?;
-                r.image(
-                    fx,
-                    "var/lib/extensions/portable-only",
-                    &sx(
+                ),
+                (
+                    "portable-only",
+                    sx(
                         "portable-only",
                         "ID=debian\nVERSION_ID=13\nSYSEXT_SCOPE=portable\n",
                     ),
                     DIR,
-                )?;
-                Ok(())
-            },
-            &["sys-initrd"],
-            &["sys-initrd"],
-        ),
+                ),
+            ])
+        }),
         sc252(
             "architecture",
-            |fx, r| {
+            &["x86-ok", "arch-any"],
+            &["x86-ok", "arch-any"],
+            |r| {
                 deb_root(r)?;
-                r.image(
-                    fx,
-                    "var/lib/extensions/x86-ok",
-                    &sx("x86-ok", "ID=debian\nVERSION_ID=13\nARCHITECTURE=x86-64\n"),
-                    DIR,
-                )?;
-                r.image(
-                    fx,
-                    "var/lib/extensions/arm64-only",
-                    &sx(
+                r.at(VLE).put(&[
+                    (
+                        "x86-ok",
+                        sx("x86-ok", "ID=debian\nVERSION_ID=13\nARCHITECTURE=x86-64\n"),
+                        DIR,
+                    ),
+                    (
                         "arm64-only",
-                        "ID=debian\nVERSION_ID=13\nARCHITECTURE=arm64\n",
+                        sx(
+                            "arm64-only",
+                            "ID=debian\nVERSION_ID=13\nARCHITECTURE=arm64\n",
+                        ),
+                        DIR,
                     ),
-                    DIR,
-                )?;
-                r.image(
-                    fx,
-                    "var/lib/extensions/arch-any",
-                    &sx("arch-any", "ID=debian\nVERSION_ID=13\nARCHITECTURE=_any\n"),
-                    DIR,
-                )?;
-                r.image(
-                    fx,
-                    "var/lib/extensions/arch-anyword",
-                    &sx(
+                    (
+                        "arch-any",
+                        sx("arch-any", "ID=debian\nVERSION_ID=13\nARCHITECTURE=_any\n"),
+                        DIR,
+                    ),
+                    (
                         "arch-anyword",
-                        "ID=debian\nVERSION_ID=13\nARCHITECTURE=any\n",
+                        sx(
+                            "arch-anyword",
+                            "ID=debian\nVERSION_ID=13\nARCHITECTURE=any\n",
+                        ),
+                        DIR,
                     ),
-                    DIR,
-                )?;
-                Ok(())
+                ])
             },
-            &["x86-ok", "arch-any"],
-            &["x86-ok", "arch-any"],
         ),
-        sc252(
-            "missing-and-empty-release",
-            |fx, r| {
-                deb_root(r)?;
-                r.image(
-                    fx,
-                    "var/lib/extensions/norelease",
-                    &Image::sysext().file("usr/share/nr/x", "x"),
+        sc252("missing-and-empty-release", &[], &[], |r| {
+            deb_root(r)?;
+            r.at(VLE).put(&[
+                (
+                    "norelease",
+                    Image::sysext().file("usr/share/nr/x", "x"),
                     DIR,
-                )?;
-                r.image(fx, "var/lib/extensions/emptyrel", &sx("emptyrel", ""), DIR)?;
-                r.image(
-                    fx,
-                    "var/lib/extensions/commentrel",
-                    &sx("commentrel", "# nothing here\n\n"),
+                ),
+                ("emptyrel", sx("emptyrel", ""), DIR),
+                ("commentrel", sx("commentrel", "# nothing here\n\n"), DIR),
+            ])
+        }),
+        sc252("os-release-shipper", &[], &[], |r| {
+            deb_root(r)?;
+            r.at(VLE).put(&[
+                (
+                    "os-release-shipper",
+                    sx("os-release-shipper", DEB).ships_os_release(),
                     DIR,
-                )?;
-                Ok(())
-            },
-            &[],
-            &[],
-        ),
-        Scenario {
-            fails257: true,
-            fails252: true,
-            ..sc252(
-                "os-release-shipper",
-                |fx, r| {
-                    deb_root(r)?;
-                    r.image(
-                        fx,
-                        "var/lib/extensions/os-release-shipper",
-                        &sx("os-release-shipper", DEB).ships_os_release(),
-                        DIR,
-                    )?;
-                    r.image(fx, "var/lib/extensions/innocent", &sx("innocent", DEB), DIR)?;
-                    Ok(())
-                },
-                &[],
-                &[],
-            )
-        },
-        Scenario {
-            fails252: true,
-            ..sc252(
-                "os-release-shipper-raw",
-                |fx, r| {
-                    deb_root(r)?;
-                    r.image(
-                        fx,
-                        "var/lib/extensions/shipper-raw.raw",
-                        &sx("shipper-raw", DEB).ships_os_release(),
-                        SQ,
-                    )?;
-                    r.image(
-                        fx,
-                        "var/lib/extensions/innocent2",
-                        &sx("innocent2", DEB),
-                        DIR,
-                    )?;
-                    Ok(())
-                },
-                &["innocent2"],
-                &[],
-            )
-        },
+                ),
+                ("innocent", sx("innocent", DEB), DIR),
+            ])
+        })
+        .fails257()
+        .fails252(),
+        sc252("os-release-shipper-raw", &["innocent2"], &[], |r| {
+            deb_root(r)?;
+            r.at(VLE).put(&[
+                (
+                    "shipper-raw.raw",
+                    sx("shipper-raw", DEB).ships_os_release(),
+                    SQ,
+                ),
+                ("innocent2", sx("innocent2", DEB), DIR),
+            ])
+        })
+        .fails252(),
         sc(
             "confext-search-paths",
-            |fx, r| {
-                deb_root(r)?;
-                r.image(fx, "run/confexts/c1", &cx("c1", DEB), DIR)?;
-                r.image(fx, "var/lib/confexts/c2", &cx("c2", FEDORA), DIR)?;
-                r.image(fx, "etc/confexts/c3", &cx("c3", DEB), DIR)?;
-                r.image(fx, "usr/lib/confexts/c4.raw", &cx("c4", DEB), SQ)?;
-                r.image(
-                    fx,
-                    "usr/local/lib/confexts/c5.raw",
-                    &cx("c5", DEB),
-                    Format::Erofs(None),
-                )?;
-                r.image(fx, "var/lib/confexts/c6.confext.raw", &cx("c6", DEB), SQ)?;
-                r.image(
-                    fx,
-                    "var/lib/extensions/sysext-in-sysext-dir",
-                    &sx("sysext-in-sysext-dir", DEB),
-                    DIR,
-                )?;
-                r.image(
-                    fx,
-                    "var/lib/confexts/sysext-in-confext-dir",
-                    &sx("sysext-in-confext-dir", DEB),
-                    DIR,
-                )?;
-                Ok(())
-            },
             &["c1", "c4", "c5", "c6", "sysext-in-sysext-dir"],
+            |r| {
+                deb_root(r)?;
+                r.put(&[
+                    ("run/confexts/c1", cx("c1", DEB), DIR),
+                    ("var/lib/confexts/c2", cx("c2", FEDORA), DIR),
+                    ("etc/confexts/c3", cx("c3", DEB), DIR),
+                    ("usr/lib/confexts/c4.raw", cx("c4", DEB), SQ),
+                    (
+                        "usr/local/lib/confexts/c5.raw",
+                        cx("c5", DEB),
+                        Format::Erofs(None),
+                    ),
+                    ("var/lib/confexts/c6.confext.raw", cx("c6", DEB), SQ),
+                    (
+                        "var/lib/extensions/sysext-in-sysext-dir",
+                        sx("sysext-in-sysext-dir", DEB),
+                        DIR,
+                    ),
+                    (
+                        "var/lib/confexts/sysext-in-confext-dir",
+                        sx("sysext-in-confext-dir", DEB),
+                        DIR,
+                    ),
+                ])
+            },
         ),
-        sc(
-            "confext-levels",
-            |fx, r| {
-                r.os_release("ID=debian\nVERSION_ID=13\nSYSEXT_LEVEL=1\nCONFEXT_LEVEL=2\n")?;
-                r.image(
-                    fx,
+        sc("confext-levels", &["conf-lv2"], |r| {
+            r.os_release("ID=debian\nVERSION_ID=13\nSYSEXT_LEVEL=1\nCONFEXT_LEVEL=2\n")?;
+            r.put(&[
+                (
                     "var/lib/confexts/conf-lv2",
-                    &cx("conf-lv2", "ID=debian\nCONFEXT_LEVEL=2\n"),
+                    cx("conf-lv2", "ID=debian\nCONFEXT_LEVEL=2\n"),
                     DIR,
-                )?;
-                r.image(
-                    fx,
+                ),
+                (
                     "var/lib/confexts/conf-lv3",
-                    &cx("conf-lv3", "ID=debian\nCONFEXT_LEVEL=3\n"),
+                    cx("conf-lv3", "ID=debian\nCONFEXT_LEVEL=3\n"),
                     DIR,
-                )?;
-                r.image(
-                    fx,
+                ),
+                (
                     "var/lib/confexts/conf-syslv",
-                    &cx("conf-syslv", "ID=debian\nSYSEXT_LEVEL=1\n"),
+                    cx("conf-syslv", "ID=debian\nSYSEXT_LEVEL=1\n"),
                     DIR,
-                )?;
-                r.image(
-                    fx,
+                ),
+                (
                     "var/lib/confexts/conf-initrd",
-                    &cx(
+                    cx(
                         "conf-initrd",
                         "ID=debian\nVERSION_ID=13\nCONFEXT_SCOPE=initrd\n",
                     ),
                     DIR,
-                )?;
-                r.image(
-                    fx,
+                ),
+                (
                     "var/lib/extensions/sys-conflv",
-                    &sx("sys-conflv", "ID=debian\nCONFEXT_LEVEL=2\n"),
+                    sx("sys-conflv", "ID=debian\nCONFEXT_LEVEL=2\n"),
                     DIR,
-                )?;
-                Ok(())
-            },
-            &["conf-lv2"],
-        ),
-        sc(
-            "confext-precedence-masking",
-            |fx, r| {
-                deb_root(r)?;
-                r.image(fx, "run/confexts/cp", &cx("cp", DEB), DIR)?;
-                r.image(fx, "var/lib/confexts/cp", &cx("cp", FEDORA), DIR)?;
-                r.image(fx, "usr/local/lib/confexts/cq", &cx("cq", DEB), DIR)?;
-                r.image(fx, "usr/lib/confexts/cq.raw", &cx("cq", FEDORA), SQ)?;
-                r.dir("run/confexts/cm")?;
-                r.image(fx, "var/lib/confexts/cm", &cx("cm", DEB), DIR)?;
-                Ok(())
-            },
-            &["cp", "cq"],
-        ),
-        sc252(
-            "symlinks",
-            |fx, r| {
-                deb_root(r)?;
-                r.image(fx, "srv/images/real.raw", &sx("link", DEB), SQ)?;
-                r.symlink("var/lib/extensions/link.raw", "/srv/images/real.raw")?;
-                r.image(fx, "srv/images/rel.raw", &sx("rel", DEB), SQ)?;
-                r.symlink("var/lib/extensions/rel.raw", "../../../srv/images/rel.raw")?;
-                r.image(fx, "srv/images/dirimg", &sx("dirlink", DEB), DIR)?;
-                r.symlink("var/lib/extensions/dirlink", "/srv/images/dirimg")?;
-                r.symlink("var/lib/extensions/dangling.raw", "/srv/images/nothing.raw")?;
-                r.image(fx, "var/lib/extensions/plain", &sx("plain", DEB), DIR)?;
-                Ok(())
-            },
-            &["plain"],
-            &["plain"],
-        ),
+                ),
+            ])
+        }),
+        sc("confext-precedence-masking", &["cp", "cq"], |r| {
+            deb_root(r)?;
+            r.dir("run/confexts/cm")?;
+            r.put(&[
+                ("run/confexts/cp", cx("cp", DEB), DIR),
+                ("var/lib/confexts/cp", cx("cp", FEDORA), DIR),
+                ("usr/local/lib/confexts/cq", cx("cq", DEB), DIR),
+                ("usr/lib/confexts/cq.raw", cx("cq", FEDORA), SQ),
+                ("var/lib/confexts/cm", cx("cm", DEB), DIR),
+            ])
+        }),
+        sc252("symlinks", &["plain"], &["plain"], |r| {
+            deb_root(r)?;
+            r.put(&[
+                ("srv/images/real.raw", sx("link", DEB), SQ),
+                ("srv/images/rel.raw", sx("rel", DEB), SQ),
+                ("srv/images/dirimg", sx("dirlink", DEB), DIR),
+                ("var/lib/extensions/plain", sx("plain", DEB), DIR),
+            ])?;
+            r.symlink("var/lib/extensions/link.raw", "/srv/images/real.raw")?;
+            r.symlink("var/lib/extensions/rel.raw", "../../../srv/images/rel.raw")?;
+            r.symlink("var/lib/extensions/dirlink", "/srv/images/dirimg")?;
+            r.symlink("var/lib/extensions/dangling.raw", "/srv/images/nothing.raw")?;
+            Ok(())
+        }),
         sc(
             "squashfs-compressors",
-            |fx, r| {
+            &["sq-gzip", "sq-xz", "sq-zstd", "sq-lz4", "sq-lzo"],
+            |r| {
                 deb_root(r)?;
                 for c in ["gzip", "xz", "zstd", "lz4", "lzo"] {
-                    let n = format!("sq-{c}");
-                    r.image(
-                        fx,
-                        &format!("var/lib/extensions/{n}.raw"),
-                        &sx(&n, DEB),
-                        Format::Squashfs(c),
-                    )?;
+                    r.raw_sysext(&format!("sq-{c}"), Format::Squashfs(c))?;
                 }
                 Ok(())
             },
-            &["sq-gzip", "sq-xz", "sq-zstd", "sq-lz4", "sq-lzo"],
         ),
         sc(
             "erofs-compressors",
-            |fx, r| {
+            &[
+                "ero-plain",
+                "ero-lz4",
+                "ero-lz4hc",
+                "ero-lzma",
+                "ero-deflate",
+            ],
+            |r| {
                 deb_root(r)?;
                 for c in [
                     None,
@@ -889,287 +749,186 @@ fn scenarios() -> Vec<Scenario> {
                     Some("lzma"),
                     Some("deflate"),
                 ] {
-                    let n = format!("ero-{}", c.unwrap_or("plain"));
-                    r.image(
-                        fx,
-                        &format!("var/lib/extensions/{n}.raw"),
-                        &sx(&n, DEB),
-                        Format::Erofs(c),
-                    )?;
+                    r.raw_sysext(&format!("ero-{}", c.unwrap_or("plain")), Format::Erofs(c))?;
                 }
                 Ok(())
             },
-            &[
-                "ero-plain",
-                "ero-lz4",
-                "ero-lz4hc",
-                "ero-lzma",
-                "ero-deflate",
-            ],
         ),
         sc(
             "ddi",
-            |fx, r| {
-                deb_root(r)?;
-                let ddi = |part, erofs| Format::Ddi {
-                    part,
-                    erofs,
-                    verity: DdiVerity::None,
-                };
-                r.image(
-                    fx,
-                    "var/lib/extensions/ddi-root.raw",
-                    &sx("ddi-root", DEB),
-                    ddi(PartType::RootX86_64, false),
-                )?;
-                r.image(
-                    fx,
-                    "var/lib/extensions/ddi-usr.raw",
-                    &sx("ddi-usr", DEB),
-                    ddi(PartType::UsrX86_64, true),
-                )?;
-                r.image(
-                    fx,
-                    "var/lib/extensions/ddi-generic.raw",
-                    &sx("ddi-generic", DEB),
-                    ddi(PartType::LinuxGeneric, false),
-                )?;
-                r.image(
-                    fx,
-                    "var/lib/extensions/ddi-fedora.raw",
-                    &sx("ddi-fedora", FEDORA),
-                    ddi(PartType::RootX86_64, true),
-                )?;
-                r.image(
-                    fx,
-                    "var/lib/confexts/cddi.raw",
-                    &cx("cddi", DEB),
-                    ddi(PartType::RootX86_64, false),
-                )?;
-                Ok(())
-            },
             &["ddi-root", "ddi-usr", "ddi-generic", "cddi"],
-        ),
-        sc(
-            "ddi-verity-unsigned",
-            |fx, r| {
+            |r| {
                 deb_root(r)?;
-                let v = |part, erofs| Format::Ddi {
-                    part,
-                    erofs,
-                    verity: DdiVerity::Hash,
-                };
-                r.image(
-                    fx,
-                    "var/lib/extensions/vroot.raw",
-                    &sx("vroot", DEB),
-                    v(PartType::RootX86_64, false),
-                )?;
-                r.image(
-                    fx,
-                    "var/lib/extensions/vusr.raw",
-                    &sx("vusr", DEB),
-                    v(PartType::UsrX86_64, true),
-                )?;
-                r.image(
-                    fx,
-                    "var/lib/extensions/vfed.raw",
-                    &sx("vfed", FEDORA),
-                    v(PartType::RootX86_64, false),
-                )?;
-                r.image(
-                    fx,
-                    "var/lib/confexts/vconf.raw",
-                    &cx("vconf", DEB),
-                    v(PartType::RootX86_64, true),
-                )?;
-                Ok(())
+                r.ddis(
+                    DdiVerity::None,
+                    &[
+                        ("ddi-root", Class::Sysext, DEB, PartType::RootX86_64, false),
+                        ("ddi-usr", Class::Sysext, DEB, PartType::UsrX86_64, true),
+                        (
+                            "ddi-generic",
+                            Class::Sysext,
+                            DEB,
+                            PartType::LinuxGeneric,
+                            false,
+                        ),
+                        (
+                            "ddi-fedora",
+                            Class::Sysext,
+                            FEDORA,
+                            PartType::RootX86_64,
+                            true,
+                        ),
+                        ("cddi", Class::Confext, DEB, PartType::RootX86_64, false),
+                    ],
+                )
             },
-            &["vroot", "vusr", "vconf"],
         ),
+        sc("ddi-verity-unsigned", &["vroot", "vusr", "vconf"], |r| {
+            deb_root(r)?;
+            r.ddis(
+                DdiVerity::Hash,
+                &[
+                    ("vroot", Class::Sysext, DEB, PartType::RootX86_64, false),
+                    ("vusr", Class::Sysext, DEB, PartType::UsrX86_64, true),
+                    ("vfed", Class::Sysext, FEDORA, PartType::RootX86_64, false),
+                    ("vconf", Class::Confext, DEB, PartType::RootX86_64, true),
+                ],
+            )
+        }),
         sc252(
             "merged-mix-opt",
-            |fx, r| {
-                deb_root(r)?;
-                r.dir("opt")?;
-                r.image(
-                    fx,
-                    "etc/extensions/mix-dir",
-                    &sx("mix-dir", DEB).file("opt/mix/dir", "d\n"),
-                    DIR,
-                )?;
-                r.image(
-                    fx,
-                    "run/extensions/mix-sq.raw",
-                    &sx("mix-sq", DEB).file("usr/share/mix/sq", "s\n"),
-                    SQ,
-                )?;
-                r.image(
-                    fx,
-                    "var/lib/extensions/mix-ero.raw",
-                    &sx("mix-ero", DEB).file("usr/share/mix/ero", "e\n"),
-                    Format::Erofs(Some("lz4hc")),
-                )?;
-                r.image(
-                    fx,
-                    "var/lib/extensions/mix-bad",
-                    &sx("mix-bad", FEDORA),
-                    DIR,
-                )?;
-                r.image(fx, "run/confexts/mix-conf", &cx("mix-conf", DEB), DIR)?;
-                Ok(())
-            },
             &["mix-dir", "mix-sq", "mix-ero", "mix-conf"],
             &["mix-dir", "mix-sq", "mix-ero"],
+            |r| {
+                deb_root(r)?;
+                r.dir("opt")?;
+                r.put(&[
+                    (
+                        "etc/extensions/mix-dir",
+                        sx("mix-dir", DEB).file("opt/mix/dir", "d\n"),
+                        DIR,
+                    ),
+                    (
+                        "run/extensions/mix-sq.raw",
+                        sx("mix-sq", DEB).file("usr/share/mix/sq", "s\n"),
+                        SQ,
+                    ),
+                    (
+                        "var/lib/extensions/mix-ero.raw",
+                        sx("mix-ero", DEB).file("usr/share/mix/ero", "e\n"),
+                        Format::Erofs(Some("lz4hc")),
+                    ),
+                    ("var/lib/extensions/mix-bad", sx("mix-bad", FEDORA), DIR),
+                    ("run/confexts/mix-conf", cx("mix-conf", DEB), DIR),
+                ])
+            },
         ),
         sc252(
             "host-usr-lib-os-release",
-            |fx, r| {
+            &["ulos-lvl"],
+            &["ulos-lvl"],
+            |r| {
                 r.usr_os_release("ID=debian\nVERSION_ID=13\nSYSEXT_LEVEL=2\n")?;
-                r.image(
-                    fx,
-                    "var/lib/extensions/ulos-lvl",
-                    &sx("ulos-lvl", "ID=debian\nSYSEXT_LEVEL=2\n"),
-                    DIR,
-                )?;
-                r.image(
-                    fx,
-                    "var/lib/extensions/ulos-ver",
-                    &sx("ulos-ver", "ID=debian\nVERSION_ID=12\n"),
-                    DIR,
-                )?;
-                Ok(())
+                r.at(VLE).put(&[
+                    (
+                        "ulos-lvl",
+                        sx("ulos-lvl", "ID=debian\nSYSEXT_LEVEL=2\n"),
+                        DIR,
+                    ),
+                    (
+                        "ulos-ver",
+                        sx("ulos-ver", "ID=debian\nVERSION_ID=12\n"),
+                        DIR,
+                    ),
+                ])
             },
-            &["ulos-lvl"],
-            &["ulos-lvl"],
         ),
+        sc252("etc-os-release-wins", &["etc-wins"], &["etc-wins"], |r| {
+            r.os_release("ID=debian\nVERSION_ID=13\n")?;
+            r.usr_os_release("ID=fedora\nVERSION_ID=40\n")?;
+            r.at(VLE).put(&[
+                ("etc-wins", sx("etc-wins", DEB), DIR),
+                ("usr-loses", sx("usr-loses", FEDORA), DIR),
+            ])
+        }),
         sc252(
-            "etc-os-release-wins",
-            |fx, r| {
-                r.os_release("ID=debian\nVERSION_ID=13\n")?;
-                r.usr_os_release("ID=fedora\nVERSION_ID=40\n")?;
-                r.image(fx, "var/lib/extensions/etc-wins", &sx("etc-wins", DEB), DIR)?;
-                r.image(
-                    fx,
-                    "var/lib/extensions/usr-loses",
-                    &sx("usr-loses", FEDORA),
-                    DIR,
-                )?;
-                Ok(())
-            },
-            &["etc-wins"],
-            &["etc-wins"],
-        ),
-        Scenario {
-            fails252: true,
-            ..sc252(
-                "usr-lib-extensions",
-                |fx, r| {
-                    deb_root(r)?;
-                    r.image(fx, "usr/lib/extensions/ule", &sx("ule", DEB), DIR)?;
-                    r.image(
-                        fx,
-                        "usr/local/lib/extensions/ulle.raw",
-                        &sx("ulle", DEB),
-                        SQ,
-                    )?;
-                    r.image(fx, "var/lib/extensions/vle", &sx("vle", DEB), DIR)?;
-                    Ok(())
-                },
-                &["vle"],
-                &["ule", "ulle", "vle"],
-            )
-        },
-        sc252(
-            "raw-release-mismatch",
-            |fx, r| {
+            "usr-lib-extensions",
+            &["vle"],
+            &["ule", "ulle", "vle"],
+            |r| {
                 deb_root(r)?;
-                r.image(
-                    fx,
-                    "var/lib/extensions/rawver.raw",
-                    &sx("rawver", "ID=debian\nVERSION_ID=12\n"),
-                    Format::Erofs(Some("lz4")),
-                )?;
-                r.image(
-                    fx,
-                    "var/lib/extensions/rawarch.raw",
-                    &sx("rawarch", "ID=debian\nVERSION_ID=13\nARCHITECTURE=arm64\n"),
-                    SQ,
-                )?;
-                Ok(())
+                r.put(&[
+                    ("usr/lib/extensions/ule", sx("ule", DEB), DIR),
+                    ("usr/local/lib/extensions/ulle.raw", sx("ulle", DEB), SQ),
+                    ("var/lib/extensions/vle", sx("vle", DEB), DIR),
+                ])
             },
-            &[],
-            &[],
-        ),
+        )
+        .fails252(),
+        sc252("raw-release-mismatch", &[], &[], |r| {
+            deb_root(r)?;
+            r.at(VLE).put(&[
+                (
+                    "rawver.raw",
+                    sx("rawver", "ID=debian\nVERSION_ID=12\n"),
+                    Format::Erofs(Some("lz4")),
+                ),
+                (
+                    "rawarch.raw",
+                    sx("rawarch", "ID=debian\nVERSION_ID=13\nARCHITECTURE=arm64\n"),
+                    SQ,
+                ),
+            ])
+        }),
         sc252(
             "initrd-release-in-root",
-            |fx, r| {
+            &["ir-default"],
+            &["ir-default"],
+            |r| {
                 deb_root(r)?;
                 r.file("etc/initrd-release", DEBIAN_13)?;
-                r.image(
-                    fx,
-                    "var/lib/extensions/ir-default",
-                    &sx("ir-default", DEB),
-                    DIR,
-                )?;
-                r.image(
-                    fx,
-                    "var/lib/extensions/ir-initrd",
-                    &sx(
-                        "ir-initrd",
-                        "ID=debian\nVERSION_ID=13\nSYSEXT_SCOPE=initrd\n",
+                r.put(&[
+                    ("var/lib/extensions/ir-default", sx("ir-default", DEB), DIR),
+                    (
+                        "var/lib/extensions/ir-initrd",
+                        sx(
+                            "ir-initrd",
+                            "ID=debian\nVERSION_ID=13\nSYSEXT_SCOPE=initrd\n",
+                        ),
+                        DIR,
                     ),
-                    DIR,
-                )?;
-                r.image(fx, ".extra/sysext/ir-extra.raw", &sx("ir-extra", DEB), SQ)?;
-                r.image(
-                    fx,
-                    "run/confexts/ir-conf",
-                    &cx(
-                        "ir-conf",
-                        "ID=debian\nVERSION_ID=13\nCONFEXT_SCOPE=initrd\n",
+                    (".extra/sysext/ir-extra.raw", sx("ir-extra", DEB), SQ),
+                    (
+                        "run/confexts/ir-conf",
+                        cx(
+                            "ir-conf",
+                            "ID=debian\nVERSION_ID=13\nCONFEXT_SCOPE=initrd\n",
+                        ),
+                        DIR,
                     ),
-                    DIR,
-                )?;
-                Ok(())
+                ])
             },
-            &["ir-default"],
-            &["ir-default"],
         ),
         sc252(
             "odd-names",
-            |fx, r| {
-                deb_root(r)?;
-                r.image(fx, "var/lib/extensions/dir.raw", &sx("dir.raw", DEB), DIR)?;
-                r.image(fx, "var/lib/extensions/sp ace", &sx("sp ace", DEB), DIR)?;
-                r.image(
-                    fx,
-                    "var/lib/extensions/UPPER.RAW",
-                    &sx("UPPER.RAW", DEB),
-                    SQ,
-                )?;
-                r.image(
-                    fx,
-                    "var/lib/extensions/dots.v1.raw",
-                    &sx("dots.v1", DEB),
-                    SQ,
-                )?;
-                Ok(())
-            },
             &["dir.raw", "sp ace", "dots.v1"],
             &["dir.raw", "sp ace", "dots.v1"],
-        ),
-        sc252(
-            "no-images",
-            |_fx, r| {
+            |r| {
                 deb_root(r)?;
-                r.dir("etc/extensions")?;
-                r.dir("var/lib/extensions")?;
-                Ok(())
+                r.at(VLE).put(&[
+                    ("dir.raw", sx("dir.raw", DEB), DIR),
+                    ("sp ace", sx("sp ace", DEB), DIR),
+                    ("UPPER.RAW", sx("UPPER.RAW", DEB), SQ),
+                    ("dots.v1.raw", sx("dots.v1", DEB), SQ),
+                ])
             },
-            &[],
-            &[],
         ),
+        sc252("no-images", &[], &[], |r| {
+            deb_root(r)?;
+            r.dir("etc/extensions")?;
+            r.dir("var/lib/extensions")?;
+            Ok(())
+        }),
     ]
 }
 
@@ -1473,7 +1232,12 @@ fn conformance_against_real_systemd() {
         for (sd, ver, tag) in targets {
             let root = base.join("roots").join(format!("{}-{tag}", sc.name));
             let rb = RootBuilder::new(&root).expect("root");
-            (sc.build)(&fx, &rb).unwrap_or_else(|e| panic!("building {}: {e}", sc.name));
+            (sc.build)(&Root {
+                fx: &fx,
+                rb: &rb,
+                dir: "",
+            })
+            .unwrap_or_else(|e| panic!("building {}: {e}", sc.name));
             let work = base.join("work").join(format!("{}-{tag}", sc.name));
             jobs.push((sc, sd, ver, root, work));
         }

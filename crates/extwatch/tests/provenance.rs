@@ -44,6 +44,63 @@ fn sh(cmd: &str) -> (bool, String) {
     )
 }
 
+/// `extwatch audit --root ROOT --format json [extra…]`'s report.
+fn audit(root: &Path, extra: &[&str]) -> Value {
+    let mut args = vec![
+        "audit",
+        "--root",
+        root.to_str().unwrap(),
+        "--format",
+        "json",
+    ];
+    args.extend_from_slice(extra);
+    extwatch(&args).1
+}
+
+/// A self-signed certificate `DIR/NAME.crt` (key `DIR/NAME.key`) for `CN=NAME`, made by openssl.
+fn self_signed(dir: &Path, name: &str) -> PathBuf {
+    let crt = dir.join(format!("{name}.crt"));
+    let (ok, out) = sh(&format!(
+        "openssl req -x509 -newkey rsa:2048 -nodes -days 3 -subj /CN={name} -keyout {} -out {}",
+        dir.join(format!("{name}.key")).display(),
+        crt.display()
+    ));
+    assert!(ok, "{out}");
+    crt
+}
+
+/// `openssl smime -sign` of `content` (detached, DER, no attributes or certificates) into `out`.
+fn smime_sign(content: &Path, key: &Path, cert: &Path, out: &Path) {
+    let (ok, log) = sh(&format!(
+        "openssl smime -sign -binary -noattr -nocerts -in {} -inkey {} -signer {} -outform DER -out {}",
+        content.display(),
+        key.display(),
+        cert.display(),
+        out.display()
+    ));
+    assert!(ok, "{log}");
+}
+
+/// Whether `openssl smime -verify` accepts the DER signature `sig` over `content` by `cert`
+/// (NOINTERN + NOVERIFY, like systemd).
+fn smime_verify(sig: &Path, content: &Path, cert: &Path) -> bool {
+    sh(&format!(
+        "openssl smime -verify -binary -inform DER -in {} -content {} -certfile {} -nointern -noverify -out /dev/null",
+        sig.display(),
+        content.display(),
+        cert.display()
+    ))
+    .0
+}
+
+/// A directory `DIR/NAME` holding `cert` as `as_name` (a verity.d for [`systemd_merge_log`]).
+fn cert_dir(dir: &Path, name: &str, cert: &Path, as_name: &str) -> PathBuf {
+    let d = dir.join(name);
+    fs::create_dir_all(&d).unwrap();
+    fs::copy(cert, d.join(as_name)).unwrap();
+    d
+}
+
 #[derive(Debug, Clone)]
 struct Part {
     start: u64,
@@ -252,17 +309,9 @@ fn signed_ddi_matches_veritysetup_openssl_and_systemd() {
     ));
     assert!(ok, "{out}");
     fs::write(s.dir.join("rh.txt"), &root_hash).unwrap();
-    let smime = |content: &Path| {
-        sh(&format!(
-            "openssl smime -verify -binary -inform DER -in {} -content {} -certfile {} -nointern -noverify -out /dev/null",
-            sig.display(),
-            content.display(),
-            s.cert.display()
-        ))
-    };
-    assert!(smime(&s.dir.join("rh.txt")).0);
+    assert!(smime_verify(&sig, &s.dir.join("rh.txt"), &s.cert));
     fs::write(s.dir.join("other.txt"), "0".repeat(64)).unwrap();
-    assert!(!smime(&s.dir.join("other.txt")).0);
+    assert!(!smime_verify(&sig, &s.dir.join("other.txt"), &s.cert));
 
     // systemd-dissect 257's view of the same image: a signed verity root partition whose UUID is
     // the first half of extwatch's root hash.
@@ -300,9 +349,7 @@ fn signed_ddi_matches_veritysetup_openssl_and_systemd() {
 
     // systemd 257's own userspace verdict, with the certificate in the running system's verity.d.
     let root = root_with_signed(&s, "root", &[]);
-    let vd = s.dir.join("verityd");
-    fs::create_dir_all(&vd).unwrap();
-    fs::copy(&s.cert, vd.join("test.crt")).unwrap();
+    let vd = cert_dir(&s.dir, "verityd", &s.cert, "test.crt");
     let log = systemd_merge_log(&s, &vd, &root);
     assert!(
         log.contains("Userspace PKCS#7 validation succeeded"),
@@ -310,42 +357,21 @@ fn signed_ddi_matches_veritysetup_openssl_and_systemd() {
     );
     // With another certificate there, systemd's userspace check fails — and so does extwatch's
     // judgement with that certificate as the host's verity.d.
-    let (ok, out) = sh(&format!(
-        "openssl req -x509 -newkey rsa:2048 -nodes -days 3 -subj /CN=stranger -keyout {} -out {}",
-        s.dir.join("stranger.key").display(),
-        s.dir.join("stranger.crt").display()
-    ));
-    assert!(ok, "{out}");
-    let vd2 = s.dir.join("verityd2");
-    fs::create_dir_all(&vd2).unwrap();
-    fs::copy(s.dir.join("stranger.crt"), vd2.join("stranger.crt")).unwrap();
+    let stranger_crt = self_signed(&s.dir, "stranger");
+    let vd2 = cert_dir(&s.dir, "verityd2", &stranger_crt, "stranger.crt");
     let log2 = systemd_merge_log(&s, &vd2, &root);
     assert!(
         log2.contains("Userspace PKCS#7 validation failed"),
         "systemd accepted a signature from an unlisted key:\n{log2}"
     );
-    let stranger_crt = s.dir.join("stranger.crt");
     let stranger_root = root_with_signed(&s, "stranger-root", &[(&stranger_crt, "stranger.crt")]);
-    let (_, a2, _) = extwatch(&[
-        "audit",
-        "--root",
-        stranger_root.to_str().unwrap(),
-        "--format",
-        "json",
-    ]);
+    let a2 = audit(&stranger_root, &[]);
     assert_eq!(a2["images"][0]["signature"]["host_status"], "untrusted");
     assert_ne!(a2["images"][0]["signature"]["status"], "valid");
     // And extwatch, auditing the same root with the certificate in the root's verity.d.
     fs::create_dir_all(root.join("etc/verity.d")).unwrap();
     fs::copy(&s.cert, root.join("etc/verity.d/test.crt")).unwrap();
-    let (_, a, _) = extwatch(&[
-        "audit",
-        "--root",
-        root.to_str().unwrap(),
-        "--format",
-        "json",
-        "--deep",
-    ]);
+    let a = audit(&root, &["--deep"]);
     let img = &a["images"][0];
     assert_eq!(img["signature"]["status"], "valid");
     assert_eq!(img["signature"]["host_status"], "valid");
@@ -373,26 +399,14 @@ fn negative_cases_are_each_detected() {
         p
     };
     // 1. Signed by an untrusted key.
-    let other = s.dir.join("other.crt");
-    let (ok, out) = sh(&format!(
-        "openssl req -x509 -newkey rsa:2048 -nodes -days 3 -subj /CN=other -keyout {} -out {}",
-        s.dir.join("other.key").display(),
-        other.display()
-    ));
-    assert!(ok, "{out}");
+    let other = self_signed(&s.dir, "other");
     let (code, v) = verify_json(&s.signed, Some(&other));
     assert_eq!(code, Some(1));
     assert_eq!(v["signature"]["status"], "untrusted", "{v:#}");
 
     // 2. Certificate only as .pem in the host's verity.d: systemd ignores it.
     let root = root_with_signed(&s, "pemroot", &[(&s.cert, "test.pem")]);
-    let (_, a, _) = extwatch(&[
-        "audit",
-        "--root",
-        root.to_str().unwrap(),
-        "--format",
-        "json",
-    ]);
+    let a = audit(&root, &[]);
     let f = a["findings"].as_array().unwrap();
     assert!(
         f.iter()
@@ -406,28 +420,12 @@ fn negative_cases_are_each_detected() {
         "{f:#?}"
     );
     // The same root with --trust: the operator's certificate decides, host disagreement is reported.
-    let (_, a, _) = extwatch(&[
-        "audit",
-        "--root",
-        root.to_str().unwrap(),
-        "--format",
-        "json",
-        "--trust",
-        s.cert.to_str().unwrap(),
-    ]);
+    let a = audit(&root, &["--trust", s.cert.to_str().unwrap()]);
     assert_eq!(a["images"][0]["signature"]["status"], "valid");
     assert_eq!(a["images"][0]["signature"]["host_status"], "untrusted");
     // Host accepts what the operator rejects: an attacker's certificate in verity.d.
     fs::copy(&s.cert, root.join("etc/verity.d/attacker.crt")).unwrap();
-    let (_, a, _) = extwatch(&[
-        "audit",
-        "--root",
-        root.to_str().unwrap(),
-        "--format",
-        "json",
-        "--trust",
-        other.to_str().unwrap(),
-    ]);
+    let a = audit(&root, &["--trust", other.to_str().unwrap()]);
     let f = a["findings"].as_array().unwrap();
     assert!(
         f.iter().any(|f| f["id"] == "extension-signature-invalid"
@@ -558,14 +556,8 @@ fn sidecar_images_match_veritysetup_and_openssl() {
     fs::write(s.dir.join("side.roothash"), format!("{rh}\n")).unwrap();
     fs::write(s.dir.join("rh.txt"), &rh).unwrap();
     let (key, cert) = s.fx.signing_key().unwrap();
-    let (ok, out) = sh(&format!(
-        "openssl smime -sign -binary -noattr -nocerts -in {} -inkey {} -signer {} -outform DER -out {}",
-        s.dir.join("rh.txt").display(),
-        key.display(),
-        cert.display(),
-        s.dir.join("side.roothash.p7s").display()
-    ));
-    assert!(ok, "{out}");
+    let p7s = s.dir.join("side.roothash.p7s");
+    smime_sign(&s.dir.join("rh.txt"), &key, &cert, &p7s);
     let (code, v) = verify_json(&img, Some(&cert));
     assert_eq!(code, Some(0), "{v:#}");
     assert_eq!(v["verity"]["source"], "sidecar");
@@ -578,22 +570,12 @@ fn sidecar_images_match_veritysetup_and_openssl() {
 
     // A signature over another root hash: openssl and extwatch both reject it.
     fs::write(s.dir.join("wrong.txt"), "f".repeat(64)).unwrap();
-    let (ok, out) = sh(&format!(
-        "openssl smime -sign -binary -noattr -nocerts -in {} -inkey {} -signer {} -outform DER -out {}",
-        s.dir.join("wrong.txt").display(),
-        key.display(),
-        cert.display(),
-        s.dir.join("side.roothash.p7s").display()
-    ));
-    assert!(ok, "{out}");
+    smime_sign(&s.dir.join("wrong.txt"), &key, &cert, &p7s);
     let (code, v) = verify_json(&img, Some(&cert));
     assert_eq!(code, Some(1));
     assert_eq!(v["signature"]["status"], "invalid");
-    let (ok, _) = sh(&format!(
-        "openssl smime -verify -binary -inform DER -in {} -content {} -certfile {} -nointern -noverify -out /dev/null",
-        s.dir.join("side.roothash.p7s").display(),
-        s.dir.join("rh.txt").display(),
-        cert.display()
-    ));
-    assert!(!ok, "openssl must reject it too");
+    assert!(
+        !smime_verify(&p7s, &s.dir.join("rh.txt"), &cert),
+        "openssl must reject it too"
+    );
 }
