@@ -504,14 +504,6 @@ impl FsReader for UnderUsr {
             }
         }
     }
-    fn read_file(&self, path: &[u8], max: u64) -> Result<Vec<u8>, extwatch_formats::FsError> {
-        match Self::map(path)? {
-            Some(p) => self.0.read_file(&p, max),
-            None => Err(extwatch_formats::FsError::WrongType(
-                "/ is a directory".into(),
-            )),
-        }
-    }
     fn read_file_chunks(
         &self,
         path: &[u8],

@@ -17,7 +17,7 @@ use std::task::{Context, Poll, Waker};
 use erofs_rs::backend::AsyncImage;
 use erofs_rs::r#async::EroFS;
 
-use crate::fsimage::{collect_file, limits, Entry, EntryKind, FsError, FsReader};
+use crate::fsimage::{limits, Entry, EntryKind, FsError, FsReader};
 use crate::readat::ReadAt;
 use crate::squashfs::normalize;
 
@@ -248,11 +248,6 @@ impl FsReader for ErofsReader {
             .into_iter()
             .map(|(n, i)| (n, to_entry(&i)))
             .collect())
-    }
-
-    fn read_file(&self, path: &[u8], max: u64) -> Result<Vec<u8>, FsError> {
-        let size = self.file(path)?.data_size();
-        collect_file(self, path, size, max)
     }
 
     fn read_file_chunks(

@@ -81,10 +81,10 @@ impl FsError {
     }
 }
 
-/// `read_file` for readers that stream: refuses a `size` (the inode's) over `max` before reading,
-/// then collects [`FsReader::read_file_chunks`], which delivers exactly `size` bytes or fails.
-pub(crate) fn collect_file(
-    fs: &dyn FsReader,
+/// [`FsReader::read_file`]: refuses a `size` (the inode's) over `max` before reading, then collects
+/// [`FsReader::read_file_chunks`], which delivers exactly `size` bytes or fails.
+fn collect_file<F: FsReader + ?Sized>(
+    fs: &F,
     path: &[u8],
     size: u64,
     max: u64,
@@ -155,23 +155,24 @@ pub trait FsReader: Send + Sync {
     fn stat(&self, path: &[u8]) -> Result<Option<Entry>, FsError>;
     /// Entries of a directory, excluding `.` and `..`, in on-disk order.
     fn read_dir(&self, path: &[u8]) -> Result<Vec<(Vec<u8>, Entry)>, FsError>;
-    /// The whole content of a regular file, failing with `TooLarge` when over `max` bytes.
-    fn read_file(&self, path: &[u8], max: u64) -> Result<Vec<u8>, FsError>;
     /// Streams the content of a regular file to `sink` in chunks of at most [`limits::CHUNK`] bytes,
     /// so a file of any size is read in bounded memory (hashing a multi-GiB file, a decompression
     /// bomb). Returns the number of bytes delivered, which equals the inode's size or the call fails.
-    /// The default reads the whole file with [`FsReader::read_file`] (capped at [`limits::MAX_SLURP`]);
-    /// the squashfs and erofs readers stream for real.
     fn read_file_chunks(
         &self,
         path: &[u8],
         sink: &mut dyn FnMut(&[u8]) -> Result<(), FsError>,
-    ) -> Result<u64, FsError> {
-        let data = self.read_file(path, limits::MAX_SLURP)?;
-        for c in data.chunks(limits::CHUNK) {
-            sink(c)?;
+    ) -> Result<u64, FsError>;
+    /// The whole content of a regular file, failing with `TooLarge`, before reading, when its size
+    /// is over `max` bytes.
+    fn read_file(&self, path: &[u8], max: u64) -> Result<Vec<u8>, FsError> {
+        match self.stat(path)? {
+            Some(e) if e.kind == EntryKind::File => collect_file(self, path, e.size, max),
+            Some(_) => Err(FsError::not_a(path, "regular file")),
+            None => Err(FsError::NotFound(
+                String::from_utf8_lossy(path).into_owned(),
+            )),
         }
-        Ok(data.len() as u64)
     }
     /// Target of a symlink.
     fn read_link(&self, path: &[u8]) -> Result<Vec<u8>, FsError>;

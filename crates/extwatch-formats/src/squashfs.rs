@@ -23,7 +23,7 @@ use backhand::{
     BackhandError, FilesystemCompressor, FilesystemReader, InnerNode, Squashfs, SuperBlock,
 };
 
-use crate::fsimage::{collect_file, limits, Entry, EntryKind, FsError, FsReader};
+use crate::fsimage::{limits, Entry, EntryKind, FsError, FsReader};
 use crate::readat::ReadAt;
 use crate::squashfs_xattr::{malformed, prescan_inodes, Super, XattrTable, NO_XATTR};
 
@@ -527,11 +527,6 @@ impl FsReader for SquashfsReader {
             out.push((name, self.entry(n)));
         }
         Ok(out)
-    }
-
-    fn read_file(&self, path: &[u8], max: u64) -> Result<Vec<u8>, FsError> {
-        let size = self.file(path)?.file_len() as u64;
-        collect_file(self, path, size, max)
     }
 
     fn read_file_chunks(
