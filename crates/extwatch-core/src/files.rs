@@ -562,7 +562,8 @@ pub fn hash_files_limited(
     let mut copies: Vec<(usize, usize)> = Vec::new();
     let mut total = 0u64;
     for (i, e) in entries.iter().enumerate() {
-        if e.kind != EntryKind::File {
+        // Empty files need no reading (below), so they need no identity either.
+        if e.kind != EntryKind::File || e.size == 0 {
             continue;
         }
         if let Some(id) = e.content_id {

@@ -7,9 +7,11 @@
 //! a ten-line executor (`block_on`) drives it without any runtime.
 //!
 //! erofs-rs resolves paths internally but does not expose lookup-by-path for non-files, so we look
-//! entries up through directory listings and cache `path → nid` (bounded) to keep walks linear.
+//! entries up through directory listings and keep the most recent listings (name → nid, bounded in
+//! total entries): a walk looks each child up right after listing its directory, and hashing goes
+//! through files in walk order, so each directory is listed about twice whatever the image size.
 
-use std::collections::HashMap;
+use std::collections::VecDeque;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
@@ -24,8 +26,53 @@ use crate::squashfs::normalize;
 /// erofs superblock magic (little-endian at offset 1024).
 pub const EROFS_MAGIC: u32 = 0xE0F5_E1E2;
 
-/// Most cached `path → nid` entries before the cache is dropped and rebuilt.
-const MAX_CACHE: usize = 1 << 20;
+/// Most directory entries kept across cached listings. The two newest listings are kept whatever
+/// their size (each is at most [`limits::MAX_DIR_ENTRIES`]), so two threads alternating between two
+/// huge directories do not re-list them on every lookup.
+const MAX_CACHED_ENTRIES: usize = 1 << 16;
+
+/// Most directory listings kept (each lookup scans them, newest first).
+const MAX_LISTINGS: usize = 256;
+
+/// One directory listing: normalised directory path, children sorted by name with their nids.
+type Listing = (Vec<u8>, Vec<(Vec<u8>, u64)>);
+
+/// Recent directory listings, newest last, and the number of children they hold.
+#[derive(Default)]
+struct Listings {
+    dirs: VecDeque<Listing>,
+    entries: usize,
+}
+
+impl Listings {
+    /// `Some(nid or None)` when `dir`'s listing is kept, `None` when it is not.
+    fn get(&self, dir: &[u8], name: &[u8]) -> Option<Option<u64>> {
+        let (_, kids) = self.dirs.iter().rev().find(|(d, _)| d == dir)?;
+        Some(
+            kids.binary_search_by(|(n, _)| n.as_slice().cmp(name))
+                .ok()
+                .map(|i| kids[i].1),
+        )
+    }
+
+    fn put(&mut self, dir: Vec<u8>, mut kids: Vec<(Vec<u8>, u64)>) {
+        kids.sort_unstable();
+        if let Some(i) = self.dirs.iter().position(|(d, _)| *d == dir) {
+            if let Some((_, old)) = self.dirs.remove(i) {
+                self.entries -= old.len();
+            }
+        }
+        self.entries += kids.len();
+        self.dirs.push_back((dir, kids));
+        while (self.entries > MAX_CACHED_ENTRIES || self.dirs.len() > MAX_LISTINGS)
+            && self.dirs.len() > 2
+        {
+            if let Some((_, old)) = self.dirs.pop_front() {
+                self.entries -= old.len();
+            }
+        }
+    }
+}
 
 fn malformed(reason: impl Into<String>) -> FsError {
     FsError::Malformed {
@@ -79,7 +126,7 @@ impl AsyncImage for PreadImage {
 /// [`FsReader`] over an erofs image.
 pub struct ErofsReader {
     fs: EroFS<PreadImage>,
-    nids: Mutex<HashMap<Vec<u8>, u64>>,
+    listings: Mutex<Listings>,
 }
 
 fn makedev(major: u32, minor: u32) -> u64 {
@@ -140,20 +187,11 @@ impl ErofsReader {
         }
         Ok(ErofsReader {
             fs,
-            nids: Mutex::new(HashMap::new()),
+            listings: Mutex::new(Listings::default()),
         })
     }
 
-    fn cache_put(&self, path: Vec<u8>, nid: u64) {
-        if let Ok(mut c) = self.nids.lock() {
-            if c.len() >= MAX_CACHE {
-                c.clear();
-            }
-            c.insert(path, nid);
-        }
-    }
-
-    /// Lists a directory (normalised path), filling the nid cache.
+    /// Lists a directory (normalised path) and keeps the listing for lookups.
     fn list(&self, dir: &[u8]) -> Result<Vec<(Vec<u8>, erofs_rs::types::Inode)>, FsError> {
         let mut walk = block_on(self.fs.read_dir(dir))?.map_err(ef_err)?;
         let mut out = Vec::new();
@@ -175,15 +213,11 @@ impl ErofsReader {
                     limit: limits::MAX_DIR_ENTRIES as u64,
                 });
             }
-            let mut child = if dir == b"/" {
-                Vec::new()
-            } else {
-                dir.to_vec()
-            };
-            child.push(b'/');
-            child.extend_from_slice(&name);
-            self.cache_put(child, e.inode.id());
             out.push((name, e.inode));
+        }
+        let kids = out.iter().map(|(n, i)| (n.clone(), i.id())).collect();
+        if let Ok(mut l) = self.listings.lock() {
+            l.put(dir.to_vec(), kids);
         }
         Ok(out)
     }
@@ -195,13 +229,15 @@ impl ErofsReader {
             let root = self.fs.super_block().root_inode_id();
             return Ok(Some(block_on(self.fs.get_inode(root))?.map_err(ef_err)?));
         }
-        let cached = self.nids.lock().ok().and_then(|c| c.get(&p).copied());
-        if let Some(nid) = cached {
-            return Ok(Some(block_on(self.fs.get_inode(nid))?.map_err(ef_err)?));
-        }
         let cut = p.iter().rposition(|&b| b == b'/').unwrap_or(0);
         let (parent, name) = (&p[..cut], &p[cut + 1..]);
         let parent: &[u8] = if parent.is_empty() { b"/" } else { parent };
+        let cached = self.listings.lock().ok().and_then(|l| l.get(parent, name));
+        match cached {
+            Some(Some(nid)) => return Ok(Some(block_on(self.fs.get_inode(nid))?.map_err(ef_err)?)),
+            Some(None) => return Ok(None),
+            None => {}
+        }
         match self.lookup(parent)? {
             Some(inode) if inode.is_dir() => {}
             _ => return Ok(None),
@@ -304,5 +340,45 @@ impl FsReader for ErofsReader {
             });
         }
         Ok(map.into_iter().collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kids(n: usize) -> Vec<(Vec<u8>, u64)> {
+        (0..n)
+            .rev()
+            .map(|i| (format!("f{i}").into_bytes(), i as u64))
+            .collect()
+    }
+
+    #[test]
+    fn listings_stay_bounded_and_keep_the_two_newest() {
+        let mut l = Listings::default();
+        l.put(b"/a".to_vec(), kids(MAX_CACHED_ENTRIES));
+        l.put(b"/b".to_vec(), kids(MAX_CACHED_ENTRIES));
+        assert_eq!(
+            l.get(b"/a", b"f7"),
+            Some(Some(7)),
+            "two huge listings are both kept"
+        );
+        l.put(b"/c".to_vec(), kids(3));
+        assert_eq!(l.get(b"/a", b"f7"), None, "the oldest is evicted");
+        assert_eq!(l.get(b"/b", b"f9"), Some(Some(9)));
+        assert_eq!(
+            l.get(b"/c", b"nope"),
+            Some(None),
+            "a kept listing answers absence"
+        );
+        assert_eq!(l.entries, MAX_CACHED_ENTRIES + 3);
+        l.put(b"/c".to_vec(), kids(5));
+        assert_eq!(l.entries, MAX_CACHED_ENTRIES + 5, "re-listing replaces");
+        for i in 0..MAX_LISTINGS * 2 {
+            l.put(format!("/d{i}").into_bytes(), kids(1));
+        }
+        assert_eq!(l.dirs.len(), MAX_LISTINGS);
+        assert_eq!(l.entries, MAX_LISTINGS);
     }
 }
