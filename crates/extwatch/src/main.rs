@@ -34,6 +34,14 @@ enum Command {
     /// List every extension image, where it sits, whether systemd would use it, and what is merged.
     Inventory(Target),
     /// The main job: inventory plus every check, as findings with severities and 800-53 controls.
+    ///
+    /// The content checks compute the merged view of /usr, /opt and /etc: every path of every
+    /// merged or mergeable image against the base. On a live host where systemd has merged
+    /// extensions, /usr shows the union, so extwatch reads the base from beneath the overlay: one
+    /// thread enters a private mount namespace and detaches the sysext/confext overlays there (the
+    /// host's mounts are untouched). That needs CAP_SYS_ADMIN (run as root); without it the content
+    /// checks report an error and the other checks still run. Replaced files are hashed on both
+    /// sides for evidence, up to 1 GiB per file.
     Audit {
         #[command(flatten)]
         target: Target,
