@@ -15,6 +15,11 @@ pub mod limits {
     /// at open (backhand keeps about 300 bytes per entry) refuse larger images before building it, so
     /// a hostile image costs at most about 1.3 GiB; a full distribution /usr has 100–300k entries.
     pub const MAX_ENTRIES: usize = 1 << 22;
+    /// Most data-block references the directory entries of a squashfs may make in all: backhand
+    /// copies a file's block list (4 bytes a block) into every entry naming the inode, so a long
+    /// block list hard-linked many times would cost its size per link. 2^26 references (256 MiB)
+    /// stand for 8 TiB of 128 KiB blocks.
+    pub const MAX_BLOCK_REFS: u64 = 1 << 26;
     /// Most entries one directory listing returns before failing.
     pub const MAX_DIR_ENTRIES: usize = 1 << 20;
     /// Longest symlink target read.

@@ -13,6 +13,8 @@
 //!   a shared file cursor.
 
 use std::collections::{HashMap, HashSet};
+
+use sha2::Digest;
 use std::io::{self, BufRead, Read, Seek, SeekFrom};
 use std::path::Path;
 use std::sync::Arc;
@@ -25,7 +27,7 @@ use backhand::{
 
 use crate::fsimage::{limits, Entry, EntryKind, FsError, FsReader};
 use crate::readat::ReadAt;
-use crate::squashfs_xattr::{malformed, prescan_inodes, Super, XattrTable, NO_XATTR};
+use crate::squashfs_xattr::{malformed, prescan_inodes, Prescan, Super, XattrTable, NO_XATTR};
 
 /// Fragment blocks kept decompressed (at most 1 MiB each).
 const FRAGMENT_CACHE: usize = 8;
@@ -239,6 +241,66 @@ pub struct SquashfsReader {
     fragments: std::sync::Mutex<Vec<(u64, Arc<Vec<u8>>)>>,
 }
 
+/// How a regular file's data is stored: everything [`FsReader::read_file_chunks`] reads it by,
+/// besides the image-wide compressor, block size and fragment table.
+struct Layout<'a> {
+    /// Offset of the first data block.
+    start: u64,
+    /// Fragment index ([`NO_FRAGMENT`] for none).
+    frag: u32,
+    /// Offset of the file's tail inside the fragment block.
+    offset: u32,
+    /// File length.
+    len: u64,
+    /// Stored size and compression flag of each data block.
+    sizes: &'a [backhand::DataSize],
+}
+
+fn layout(f: &backhand::SquashfsFileReader) -> Layout<'_> {
+    use backhand::SquashfsFileReader as F;
+    match f {
+        F::Basic(b) => Layout {
+            start: u64::from(b.blocks_start),
+            frag: b.frag_index,
+            offset: b.block_offset,
+            len: u64::from(b.file_size),
+            sizes: &b.block_sizes,
+        },
+        F::Extended(e) => Layout {
+            start: e.blocks_start,
+            frag: e.frag_index,
+            offset: e.block_offset,
+            len: e.file_size,
+            sizes: &e.block_sizes,
+        },
+    }
+}
+
+impl Layout<'_> {
+    /// [`Entry::content_id`]: 192 bits of SHA-256 over the whole layout. Two inodes (hard links,
+    /// or files mksquashfs stored once) get the same id only if they decode the same blocks the
+    /// same way; comparing start offsets alone would let a hostile image give a file a different
+    /// block list, and so different content, under the hash of a benign one.
+    fn identity(&self) -> [u64; 3] {
+        let mut h = sha2::Sha256::new();
+        h.update(self.start.to_le_bytes());
+        h.update(self.frag.to_le_bytes());
+        h.update(self.offset.to_le_bytes());
+        h.update(self.len.to_le_bytes());
+        for ds in self.sizes {
+            h.update(ds.size().to_le_bytes());
+            h.update([u8::from(ds.uncompressed())]);
+        }
+        let d = h.finalize();
+        let word = |i: usize| {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(&d[i * 8..i * 8 + 8]);
+            u64::from_le_bytes(w)
+        };
+        [word(0), word(1), word(2)]
+    }
+}
+
 impl SquashfsReader {
     /// Opens the squashfs image at offset 0 of `src`.
     pub fn open(src: Arc<dyn ReadAt>) -> Result<Self, FsError> {
@@ -258,7 +320,7 @@ impl SquashfsReader {
                 limit: max_entries as u64,
             });
         }
-        let by_inode = prescan_inodes(&*src, &sb)?;
+        let pre = prescan_inodes(&*src, &sb)?;
         let xattrs = XattrTable::read(&*src, &sb)?;
         let kind = Kind::new_v4(&EXT_COMPRESSOR);
         let sq =
@@ -266,7 +328,7 @@ impl SquashfsReader {
                 .map_err(bh_err)?;
         // Before backhand builds its tree (a node per directory entry): hard links make entries
         // outnumber inodes, so count them too.
-        let xattr_index = scan_dirs(&sq, &by_inode, max_entries)?;
+        let xattr_index = scan_dirs(&sq, &pre, max_entries)?;
         let fs = sq.into_filesystem_reader().map_err(bh_err)?;
         Ok(SquashfsReader {
             src,
@@ -336,22 +398,11 @@ impl SquashfsReader {
     }
 
     fn entry(&self, node: &backhand::Node<backhand::SquashfsFileReader>) -> Entry {
-        use backhand::SquashfsFileReader as F;
         use std::os::unix::ffi::OsStrExt;
         let mut content_id = None;
         let (kind, size, rdev) = match &node.inner {
             InnerNode::File(f) => {
-                // The data's location is its identity: block start, fragment and offset, length.
-                let (start, frag, off, len) = match f {
-                    F::Basic(b) => (
-                        u64::from(b.blocks_start),
-                        b.frag_index,
-                        b.block_offset,
-                        u64::from(b.file_size),
-                    ),
-                    F::Extended(e) => (e.blocks_start, e.frag_index, e.block_offset, e.file_size),
-                };
-                content_id = Some([start, (u64::from(frag) << 32) | u64::from(off), len]);
+                content_id = Some(layout(f).identity());
                 (EntryKind::File, f.file_len() as u64, 0)
             }
             InnerNode::Dir(_) => (EntryKind::Dir, 0, 0),
@@ -379,12 +430,15 @@ impl SquashfsReader {
 }
 
 /// Walks the directory table from the root, recording path → xattr index for inodes with xattrs,
-/// and fails when the tree has more than `max_entries` entries.
+/// and fails when the tree has more than `max_entries` entries or its directory entries name more
+/// than [`limits::MAX_BLOCK_REFS`] data blocks in all (a long block list hard-linked many times).
 fn scan_dirs(
     sq: &Squashfs<'_>,
-    by_inode: &HashMap<u32, u32>,
+    pre: &Prescan,
     max_entries: usize,
 ) -> Result<HashMap<Vec<u8>, u32>, FsError> {
+    let by_inode = &pre.xattrs;
+    let mut block_refs = 0u64;
     use backhand::v4::inode::InodeInner;
     use backhand::Inode;
 
@@ -464,6 +518,15 @@ fn scan_dirs(
                         limit: max_entries as u64,
                     });
                 }
+                if ty == 2 || ty == 9 {
+                    block_refs += pre.blocks.get(&ino).copied().unwrap_or(0);
+                    if block_refs > limits::MAX_BLOCK_REFS {
+                        return Err(FsError::TooMany {
+                            what: "data block references (blocks × hard links)".into(),
+                            limit: limits::MAX_BLOCK_REFS,
+                        });
+                    }
+                }
                 let xattr = by_inode.get(&ino).copied().filter(|&x| x != NO_XATTR);
                 let is_dir = ty == 1 || ty == 8;
                 if xattr.is_none() && !is_dir {
@@ -534,28 +597,18 @@ impl FsReader for SquashfsReader {
         path: &[u8],
         sink: &mut dyn FnMut(&[u8]) -> Result<(), FsError>,
     ) -> Result<u64, FsError> {
-        use backhand::SquashfsFileReader as F;
         let f = self.file(path)?;
         // We read the data blocks ourselves, straight from the inode's block list: one block at a
         // time (at most the block size, itself at most 1 MiB), sparse blocks as zeros without
         // reading, and the fragment through a one-block cache. Memory stays bounded whatever the
         // file size or the number of files (a decompression bomb costs time, not memory).
-        let (start, frag, offset, len, sizes) = match f {
-            F::Basic(b) => (
-                u64::from(b.blocks_start),
-                b.frag_index,
-                b.block_offset,
-                u64::from(b.file_size),
-                &b.block_sizes,
-            ),
-            F::Extended(e) => (
-                e.blocks_start,
-                e.frag_index,
-                e.block_offset,
-                e.file_size,
-                &e.block_sizes,
-            ),
-        };
+        let Layout {
+            start,
+            frag,
+            offset,
+            len,
+            sizes,
+        } = layout(f);
         let name = || String::from_utf8_lossy(path).into_owned();
         let bs = u64::from(self.block_size);
         if !(4096..=1 << 20).contains(&bs) {

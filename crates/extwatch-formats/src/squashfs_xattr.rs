@@ -331,10 +331,23 @@ impl XattrTable {
     }
 }
 
+/// What [`prescan_inodes`] learns before backhand reads the inode table.
+#[derive(Default)]
+pub(crate) struct Prescan {
+    /// Inode number → xattr index, for inodes that carry xattrs.
+    pub(crate) xattrs: HashMap<u32, u32>,
+    /// Inode number → data blocks, for files with at least [`LONG_BLOCK_LIST`] of them: backhand
+    /// copies a file's block list into every directory entry that names the inode.
+    pub(crate) blocks: HashMap<u32, u64>,
+}
+
+/// Files with fewer blocks are not recorded in [`Prescan::blocks`] (their lists, at most 60 bytes,
+/// are small next to backhand's ~300 bytes per entry, which the entry cap already bounds).
+pub(crate) const LONG_BLOCK_LIST: u64 = 16;
+
 /// Decompresses the whole inode table (bounded) and walks every inode, checking that each file's
-/// block list fits in what is left of the table. Returns inode number → xattr index for inodes that
-/// carry xattrs.
-pub(crate) fn prescan_inodes(src: &dyn ReadAt, sb: &Super) -> Result<HashMap<u32, u32>, FsError> {
+/// block list fits in what is left of the table.
+pub(crate) fn prescan_inodes(src: &dyn ReadAt, sb: &Super) -> Result<Prescan, FsError> {
     let mut table = Vec::new();
     let mut at = sb.inode_table;
     while at < sb.dir_table {
@@ -351,7 +364,7 @@ pub(crate) fn prescan_inodes(src: &dyn ReadAt, sb: &Super) -> Result<HashMap<u32
     if at != sb.dir_table {
         return Err(malformed("inode table overruns the directory table"));
     }
-    let mut xattrs = HashMap::new();
+    let mut out = Prescan::default();
     let mut p = 0usize;
     let mut seen = 0u64;
     let bad = || malformed("truncated inode in inode table");
@@ -367,12 +380,14 @@ pub(crate) fn prescan_inodes(src: &dyn ReadAt, sb: &Super) -> Result<HashMap<u32
         let ty = le16(&table, p).ok_or_else(bad)?;
         let ino = le32(&table, p + 12).ok_or_else(bad)?;
         let b = p + 16;
+        let mut nblocks = 0u64;
         let (len, xattr) = match ty {
             1 => (16, NO_XATTR),
             2 => {
                 let frag = le32(&table, b + 4).ok_or_else(bad)?;
                 let size = u64::from(le32(&table, b + 12).ok_or_else(bad)?);
-                (16u64 + 4 * blocks(size, frag), NO_XATTR)
+                nblocks = blocks(size, frag);
+                (16u64 + 4 * nblocks, NO_XATTR)
             }
             3 | 10 => {
                 let tsize = u64::from(le32(&table, b + 4).ok_or_else(bad)?);
@@ -405,7 +420,8 @@ pub(crate) fn prescan_inodes(src: &dyn ReadAt, sb: &Super) -> Result<HashMap<u32
                 if size >= 1 << 41 {
                     return Err(malformed("file larger than 2 TiB"));
                 }
-                (40u64 + 4 * blocks(size, frag), x)
+                nblocks = blocks(size, frag);
+                (40u64 + 4 * nblocks, x)
             }
             11 | 12 => (12, le32(&table, b + 8).ok_or_else(bad)?),
             13 | 14 => (8, le32(&table, b + 4).ok_or_else(bad)?),
@@ -416,7 +432,10 @@ pub(crate) fn prescan_inodes(src: &dyn ReadAt, sb: &Super) -> Result<HashMap<u32
             .filter(|&e| e <= table.len() as u64)
             .ok_or_else(|| malformed(format!("inode {ino} does not fit in the inode table")))?;
         if xattr != NO_XATTR {
-            xattrs.insert(ino, xattr);
+            out.xattrs.insert(ino, xattr);
+        }
+        if nblocks >= LONG_BLOCK_LIST {
+            out.blocks.insert(ino, nblocks);
         }
         seen += 1;
         p = end as usize;
@@ -427,5 +446,5 @@ pub(crate) fn prescan_inodes(src: &dyn ReadAt, sb: &Super) -> Result<HashMap<u32
             sb.inode_count
         )));
     }
-    Ok(xattrs)
+    Ok(out)
 }

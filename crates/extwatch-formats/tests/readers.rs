@@ -851,3 +851,44 @@ fn entry_caps_refuse_before_indexing() {
         "inode count (4294967295) exceeds the limit of 4194304"
     );
 }
+
+/// A long block list hard-linked many times: 8,200 links to a 1 GiB sparse file (8,192 blocks of
+/// 128 KiB) name 67.2M data blocks, over the 2^26 cap; backhand would copy the 32 KiB block list
+/// into every entry. Refused before indexing, with a clear error; a few links stay readable.
+#[test]
+fn block_reference_cap_stops_link_storms_of_long_files() {
+    use extwatch_formats::limits::MAX_BLOCK_REFS;
+    let dir = tempfile::tempdir().unwrap();
+    let build = |links: usize| {
+        let tree = dir.path().join(format!("tree{links}"));
+        std::fs::create_dir_all(tree.join("l")).unwrap();
+        std::fs::File::create(tree.join("big"))
+            .unwrap()
+            .set_len(1 << 30)
+            .unwrap();
+        for i in 0..links {
+            std::fs::hard_link(tree.join("big"), tree.join(format!("l/{i}"))).unwrap();
+        }
+        let img = dir.path().join(format!("links{links}.raw"));
+        assert!(run(Command::new("mksquashfs").arg(&tree).arg(&img).args([
+            "-noappend",
+            "-quiet",
+            "-no-progress"
+        ])));
+        std::fs::remove_dir_all(&tree).unwrap();
+        img
+    };
+    let refs = |links: u64| (links + 1) * 8192;
+    assert!(refs(8200) > MAX_BLOCK_REFS && refs(10) < MAX_BLOCK_REFS);
+    let e = open_image(load(&build(8200)), "x86-64")
+        .err()
+        .expect("refused");
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "data block references (blocks × hard links) exceeds the limit of {MAX_BLOCK_REFS}"
+        )
+    );
+    let ok = open_image(load(&build(10)), "x86-64").expect("10 links are fine");
+    assert_eq!(ok.fs.read_dir(b"/l").unwrap().len(), 10);
+}
