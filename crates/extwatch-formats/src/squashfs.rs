@@ -709,3 +709,41 @@ impl FsReader for SquashfsReader {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use backhand::DataSize;
+
+    #[test]
+    fn content_identity_covers_the_whole_layout() {
+        let sizes = [DataSize::new(100, false), DataSize::new(4096, true)];
+        let base = Layout {
+            start: 96,
+            frag: NO_FRAGMENT,
+            offset: 0,
+            len: 8192,
+            sizes: &sizes,
+        };
+        let id = base.identity();
+        assert_eq!(id, Layout { ..base }.identity(), "deterministic");
+        // Same start, length and fragment, but the blocks decode differently: a different id.
+        let flipped = [DataSize::new(100, true), DataSize::new(4096, true)];
+        let resized = [DataSize::new(101, false), DataSize::new(4096, true)];
+        let hole = [DataSize::hole(), DataSize::new(4096, true)];
+        for other in [&flipped[..], &resized[..], &hole[..], &sizes[..1]] {
+            assert_ne!(
+                id,
+                Layout {
+                    sizes: other,
+                    ..base
+                }
+                .identity()
+            );
+        }
+        assert_ne!(id, Layout { frag: 3, ..base }.identity());
+        assert_ne!(id, Layout { offset: 8, ..base }.identity());
+        assert_ne!(id, Layout { len: 8191, ..base }.identity());
+        assert_ne!(id, Layout { start: 97, ..base }.identity());
+    }
+}
