@@ -160,6 +160,12 @@ fn has_finding(v: &Value, path: &str, id: &str) -> bool {
 // ---------------------------------------------------------------------------------------------
 // Building roots and images.
 
+/// A symlink at `at` (parent directories created) pointing to `target`.
+fn link(at: &Path, target: &str) {
+    std::fs::create_dir_all(at.parent().unwrap()).unwrap();
+    symlink(target, at).unwrap();
+}
+
 fn write(p: &Path, data: impl AsRef<[u8]>) {
     std::fs::create_dir_all(p.parent().unwrap()).unwrap();
     std::fs::write(p, data).unwrap();
@@ -833,32 +839,24 @@ fn loops_and_escapes_inside_images() {
         loopy.join("usr/lib/extension-release.d/again"),
     )
     .unwrap();
-    let relloop = vle.join("relloop/usr/lib");
-    std::fs::create_dir_all(&relloop).unwrap();
-    symlink("extension-release.d", relloop.join("extension-release.d")).unwrap();
-    let selfrel = vle.join("selfrel/usr/lib/extension-release.d");
-    std::fs::create_dir_all(&selfrel).unwrap();
-    symlink(
+    link(
+        &vle.join("relloop/usr/lib/extension-release.d"),
+        "extension-release.d",
+    );
+    link(
+        &vle.join("selfrel/usr/lib/extension-release.d/extension-release.selfrel"),
         "extension-release.selfrel",
-        selfrel.join("extension-release.selfrel"),
-    )
-    .unwrap();
+    );
     // The root has /etc/os-release (ID=debian, compatible); a release symlink that escaped the image
     // would make these compatible.
-    let esc = vle.join("escape/usr/lib/extension-release.d");
-    std::fs::create_dir_all(&esc).unwrap();
-    symlink(
+    link(
+        &vle.join("escape/usr/lib/extension-release.d/extension-release.escape"),
         "../../../../../../../../etc/os-release",
-        esc.join("extension-release.escape"),
-    )
-    .unwrap();
-    let absesc = vle.join("absescape/usr/lib/extension-release.d");
-    std::fs::create_dir_all(&absesc).unwrap();
-    symlink(
+    );
+    link(
+        &vle.join("absescape/usr/lib/extension-release.d/extension-release.absescape"),
         "/etc/os-release",
-        absesc.join("extension-release.absescape"),
-    )
-    .unwrap();
+    );
 
     // The same inside squashfs images.
     let src = tempfile::tempdir().unwrap();
@@ -869,33 +867,26 @@ fn loops_and_escapes_inside_images() {
     symlink("a", sqloop.join("usr/lib/b")).unwrap();
     symlink("/usr", sqloop.join("usr/bin/usr")).unwrap();
     mksquashfs(&sqloop, &vle.join("sqloop.raw"), "gzip");
-    let sqself = src.path().join("sqself/usr/lib/extension-release.d");
-    std::fs::create_dir_all(&sqself).unwrap();
-    symlink(
+    link(
+        &src.path()
+            .join("sqself/usr/lib/extension-release.d/extension-release.sqself"),
         "extension-release.sqself",
-        sqself.join("extension-release.sqself"),
-    )
-    .unwrap();
+    );
     mksquashfs(&src.path().join("sqself"), &vle.join("sqself.raw"), "gzip");
-    let sqdir = src.path().join("sqdirloop/usr/lib");
-    std::fs::create_dir_all(&sqdir).unwrap();
-    symlink(
+    link(
+        &src.path().join("sqdirloop/usr/lib/extension-release.d"),
         "extension-release.d/../extension-release.d",
-        sqdir.join("extension-release.d"),
-    )
-    .unwrap();
+    );
     mksquashfs(
         &src.path().join("sqdirloop"),
         &vle.join("sqdirloop.raw"),
         "xz",
     );
-    let sqesc = src.path().join("sqescape/usr/lib/extension-release.d");
-    std::fs::create_dir_all(&sqesc).unwrap();
-    symlink(
+    link(
+        &src.path()
+            .join("sqescape/usr/lib/extension-release.d/extension-release.sqescape"),
         "../../../../../../etc/os-release",
-        sqesc.join("extension-release.sqescape"),
-    )
-    .unwrap();
+    );
     mksquashfs(
         &src.path().join("sqescape"),
         &vle.join("sqescape.raw"),
