@@ -9,31 +9,7 @@ use std::sync::Arc;
 
 use crate::readat::ReadAt;
 
-/// Hard caps that keep hostile images from exhausting memory or time.
-pub mod limits {
-    /// Most entries (directory entries, inodes) an image may have. Readers that index the whole tree
-    /// at open (backhand keeps about 300 bytes per entry) refuse larger images before building it, so
-    /// a hostile image costs at most about 1.3 GiB; a full distribution /usr has 100–300k entries.
-    pub const MAX_ENTRIES: usize = 1 << 22;
-    /// Most data-block references the directory entries of a squashfs may make in all: backhand
-    /// copies a file's block list (4 bytes a block) into every entry naming the inode, so a long
-    /// block list hard-linked many times would cost its size per link. 2^26 references (256 MiB)
-    /// stand for 8 TiB of 128 KiB blocks.
-    pub const MAX_BLOCK_REFS: u64 = 1 << 26;
-    /// Most entries one directory listing returns before failing.
-    pub const MAX_DIR_ENTRIES: usize = 1 << 20;
-    /// Longest symlink target read.
-    pub const MAX_LINK_LEN: usize = 4096;
-    /// Most xattrs returned for one inode.
-    pub const MAX_XATTRS: usize = 1024;
-    /// Largest single xattr value.
-    pub const MAX_XATTR_VALUE: usize = 64 * 1024;
-    /// Largest file [`super::FsReader::read_file_chunks`]'s default implementation (which reads the
-    /// whole file at once) accepts; readers with real streaming have no such limit.
-    pub const MAX_SLURP: u64 = 64 * 1024 * 1024;
-    /// Size of the chunks streaming readers hand out.
-    pub const CHUNK: usize = 256 * 1024;
-}
+pub use crate::limits;
 
 /// What went wrong reading an image.
 #[derive(Debug, thiserror::Error)]

@@ -11,6 +11,7 @@
 pub mod ddi;
 pub mod erofs;
 pub mod fsimage;
+pub mod limits;
 pub mod mountinfo;
 pub mod osrelease;
 pub mod pkcs7;
@@ -20,7 +21,5 @@ mod squashfs_xattr;
 pub mod verity;
 pub mod veritysig;
 
-pub use fsimage::{
-    limits, open_image, Entry, EntryKind, FsError, FsReader, OpenedImage, RawFormat,
-};
+pub use fsimage::{open_image, Entry, EntryKind, FsError, FsReader, OpenedImage, RawFormat};
 pub use readat::{ReadAt, Window};

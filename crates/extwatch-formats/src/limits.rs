@@ -1,0 +1,72 @@
+//! The one table of budgets that keeps a hostile image or root from exhausting memory, time or disk.
+//!
+//! An attacker who plants an image knows extwatch will read it and has read this file. Every reader,
+//! walker and hasher takes its caps from here, so the whole set can be reviewed in one place. Going
+//! over a budget is never a crash and never silent: the reader returns [`crate::FsError::TooMany`] /
+//! [`crate::FsError::TooLarge`] (a per-image error with the reason), and the auditor turns that
+//! into a finding or an error on the image.
+//!
+//! | budget | value | why this size |
+//! |---|---|---|
+//! | [`MAX_ENTRIES`] | 4 Mi | a full distribution `/usr` has 100–300k entries |
+//! | [`MAX_DIR_ENTRIES`] | 1 Mi | entries in one directory listing |
+//! | [`MAX_DEPTH`] | 4,096 | directory nesting; `PATH_MAX` allows at most 2,048 levels of 1-byte names |
+//! | [`MAX_NAME_LEN`] | 255 | `NAME_MAX`; squashfs and erofs cannot store longer names for the kernel |
+//! | [`MAX_PATH_LEN`] | 64 KiB | longest path a walk builds (deep trees of long names are refused past it) |
+//! | [`MAX_LINK_LEN`] | 4,096 | `PATH_MAX`: the kernel refuses longer symlink targets |
+//! | [`MAX_XATTRS`] / [`MAX_XATTR_VALUE`] | 1,024 / 64 KiB | the kernel's `XATTR_SIZE_MAX` |
+//! | [`MAX_METADATA_BYTES`] | 512 MiB | decompressed inode + directory tables read per image |
+//! | [`METADATA_CACHE`] | 256 blocks | decompressed 8 KiB metadata blocks kept (2 MiB) |
+//! | [`MAX_BLOCK_REFS`] | 2^26 | data-block references (blocks × links) a squashfs may make |
+//! | [`MAX_SLURP`] | 64 MiB | whole-file reads of non-streaming readers |
+//! | [`CHUNK`] | 256 KiB | streaming read piece |
+//! | [`MAX_RELEASE_TOTAL`] | 256 MiB | extension-release bytes read across all images of one run |
+//! | [`MAX_TRUST_STORE_TOTAL`] | 64 MiB | certificate bytes read across all trust stores |
+//! | [`MAX_IMAGE_HASH`] | 64 GiB | a `.raw` file's identity SHA-256 is computed up to this size |
+//! | [`MAX_HASH_PER_RUN`] | 256 GiB | bytes hashed for identity and evidence in one run |
+//! | [`EVIDENCE_HASH_SECONDS`] | 600 | wall clock spent hashing evidence in one run |
+//! | [`IMPLAUSIBLE_IMAGE_SIZE`] | 16 GiB | a sysext/confext larger than this is itself worth a finding |
+
+/// Most entries (directory entries, inodes) an image may have.
+pub const MAX_ENTRIES: usize = 1 << 22;
+/// Most data-block references the directory entries of a squashfs may make in all (blocks × hard
+/// links).
+pub const MAX_BLOCK_REFS: u64 = 1 << 26;
+/// Most entries one directory listing returns before failing.
+pub const MAX_DIR_ENTRIES: usize = 1 << 20;
+/// Deepest directory nesting a walk descends into.
+pub const MAX_DEPTH: usize = 4096;
+/// Longest file name (one path component).
+pub const MAX_NAME_LEN: usize = 255;
+/// Longest path a walk builds.
+pub const MAX_PATH_LEN: usize = 64 * 1024;
+/// Longest symlink target read (`PATH_MAX`).
+pub const MAX_LINK_LEN: usize = 4096;
+/// Most xattrs returned for one inode.
+pub const MAX_XATTRS: usize = 1024;
+/// Largest single xattr value.
+pub const MAX_XATTR_VALUE: usize = 64 * 1024;
+/// Most decompressed metadata (inode and directory tables) read from one image.
+pub const MAX_METADATA_BYTES: u64 = 512 * 1024 * 1024;
+/// Decompressed metadata blocks a reader keeps cached.
+pub const METADATA_CACHE: usize = 256;
+/// Largest file [`crate::FsReader::read_file_chunks`]'s default implementation (which reads the
+/// whole file at once) accepts; readers with real streaming have no such limit.
+pub const MAX_SLURP: u64 = 64 * 1024 * 1024;
+/// Size of the chunks streaming readers hand out.
+pub const CHUNK: usize = 256 * 1024;
+/// extension-release bytes read across all images in one run (each file is also capped at
+/// systemd's `READ_FULL_BYTES_MAX`, [`crate::osrelease::MAX_RELEASE_SIZE`]).
+pub const MAX_RELEASE_TOTAL: u64 = 256 * 1024 * 1024;
+/// Certificate bytes read across all trust stores in one run (each file is capped at
+/// [`crate::pkcs7::MAX_CERT_FILE`]); hard links to one file are read once.
+pub const MAX_TRUST_STORE_TOTAL: u64 = 64 * 1024 * 1024;
+/// Largest image file whose whole-file SHA-256 is computed; larger ones are reported as not hashed
+/// with their size and allocated size.
+pub const MAX_IMAGE_HASH: u64 = 64 * 1024 * 1024 * 1024;
+/// Bytes hashed (image identity and evidence) in one run.
+pub const MAX_HASH_PER_RUN: u64 = 256 * 1024 * 1024 * 1024;
+/// Wall-clock seconds spent hashing evidence in one run.
+pub const EVIDENCE_HASH_SECONDS: u64 = 600;
+/// An extension image larger than this is itself worth a finding (real ones are MiBs to a few GiB).
+pub const IMPLAUSIBLE_IMAGE_SIZE: u64 = 16 * 1024 * 1024 * 1024;
