@@ -17,7 +17,6 @@ pub mod osrelease;
 pub mod pkcs7;
 pub mod readat;
 pub mod squashfs;
-mod squashfs_xattr;
 pub mod verity;
 pub mod veritysig;
 

@@ -1,0 +1,166 @@
+//! The decompressors of every compressor `mksquashfs` offers, each bounded to a caller-given output
+//! size (8 KiB for metadata blocks, the block size for data blocks): a block that would decompress
+//! to more is malformed, so a decompression bomb costs at most one block of memory.
+//!
+//! Compressor ids (squashfs 4.0 superblock, `squashfs_fs.h`): 1 gzip (zlib stream), 2 lzma
+//! (`.lzma` "alone" format), 3 lzo (lzo1x), 4 xz, 5 lz4 (raw block), 6 zstd (one frame).
+//! Decoders: `flate2` (zlib-rs), `liblzma` (xz and lzma-alone), `rust-lzo`, `lz4_flex`, `zstd`;
+//! all were already in the dependency graph. Options in the compressor-options block (xz filters,
+//! lz4 HC, dictionary sizes) only matter to the compressor: each stream describes itself.
+
+use std::cell::RefCell;
+
+/// Squashfs compressor ids.
+pub const GZIP: u16 = 1;
+/// `.lzma` (alone) streams.
+pub const LZMA: u16 = 2;
+/// lzo1x.
+pub const LZO: u16 = 3;
+/// xz streams.
+pub const XZ: u16 = 4;
+/// lz4 raw blocks.
+pub const LZ4: u16 = 5;
+/// zstd frames.
+pub const ZSTD: u16 = 6;
+
+/// The name of a compressor id, for messages.
+pub fn name(id: u16) -> &'static str {
+    match id {
+        GZIP => "gzip",
+        LZMA => "lzma",
+        LZO => "lzo",
+        XZ => "xz",
+        LZ4 => "lz4",
+        ZSTD => "zstd",
+        _ => "unknown",
+    }
+}
+
+/// Whether `id` is a compressor this module decodes.
+pub fn supported(id: u16) -> bool {
+    (GZIP..=ZSTD).contains(&id)
+}
+
+thread_local! {
+    static ZSTD_CTX: RefCell<Option<zstd::bulk::Decompressor<'static>>> = const { RefCell::new(None) };
+    static ZLIB: RefCell<Option<flate2::Decompress>> = const { RefCell::new(None) };
+}
+
+/// Decompresses `data` into `out` (cleared first), failing when the result would exceed `max`
+/// bytes or the stream is corrupt. The error is a short reason for a `Malformed` message.
+pub fn decompress(id: u16, data: &[u8], out: &mut Vec<u8>, max: usize) -> Result<(), String> {
+    out.clear();
+    out.resize(max, 0);
+    let n = decompress_into(id, data, out)?;
+    out.truncate(n);
+    Ok(())
+}
+
+fn too_large(max: usize) -> String {
+    format!("block decompresses to more than {max} bytes")
+}
+
+fn decompress_into(id: u16, data: &[u8], out: &mut [u8]) -> Result<usize, String> {
+    let max = out.len();
+    match id {
+        GZIP => ZLIB.with(|z| {
+            let mut z = z.borrow_mut();
+            let d = z.get_or_insert_with(|| flate2::Decompress::new(true));
+            d.reset(true);
+            let st = d
+                .decompress(data, out, flate2::FlushDecompress::Finish)
+                .map_err(|e| format!("gzip: {e}"))?;
+            match st {
+                flate2::Status::StreamEnd => Ok(d.total_out() as usize),
+                _ if d.total_out() as usize >= max => Err(too_large(max)),
+                _ => Err("gzip: truncated stream".into()),
+            }
+        }),
+        LZMA | XZ => {
+            // A squashfs block is at most 1 MiB, so a dictionary beyond a few MiB is hostile.
+            let mem = 64 << 20;
+            let mut s = if id == XZ {
+                liblzma::stream::Stream::new_stream_decoder(mem, 0)
+            } else {
+                liblzma::stream::Stream::new_lzma_decoder(mem)
+            }
+            .map_err(|e| format!("{}: {e}", name(id)))?;
+            let st = s
+                .process(data, out, liblzma::stream::Action::Finish)
+                .map_err(|e| format!("{}: {e}", name(id)))?;
+            let n = s.total_out() as usize;
+            match st {
+                liblzma::stream::Status::StreamEnd => Ok(n),
+                _ if n >= max => Err(too_large(max)),
+                _ => Err(format!("{}: truncated stream", name(id))),
+            }
+        }
+        LZO => {
+            let (got, err) = rust_lzo::LZOContext::decompress_to_slice(data, out);
+            match err {
+                rust_lzo::LZOError::OK => Ok(got.len()),
+                rust_lzo::LZOError::OUTPUT_OVERRUN => Err(too_large(max)),
+                e => Err(format!("lzo: error {}", e as i32)),
+            }
+        }
+        LZ4 => lz4_flex::block::decompress_into(data, out).map_err(|e| match e {
+            lz4_flex::block::DecompressError::OutputTooSmall { .. } => too_large(max),
+            e => format!("lz4: {e}"),
+        }),
+        ZSTD => ZSTD_CTX.with(|c| {
+            let mut c = c.borrow_mut();
+            if c.is_none() {
+                *c = Some(zstd::bulk::Decompressor::new().map_err(|e| format!("zstd: {e}"))?);
+            }
+            let d = c.as_mut().ok_or("zstd: no context")?;
+            // The frame header may declare its size; refuse early when it is over the bound.
+            if let Ok(Some(n)) = zstd::zstd_safe::get_frame_content_size(data) {
+                if n > max as u64 {
+                    return Err(too_large(max));
+                }
+            }
+            d.decompress_to_buffer(data, out).map_err(|e| {
+                let m = e.to_string();
+                if m.contains("too small") {
+                    too_large(max)
+                } else {
+                    format!("zstd: {m}")
+                }
+            })
+        }),
+        other => Err(format!("unknown compressor id {other}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bounded_and_roundtrip() {
+        let data = vec![7u8; 20_000];
+        let z = {
+            use std::io::Write;
+            let mut e = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
+            e.write_all(&data).unwrap();
+            e.finish().unwrap()
+        };
+        let mut out = Vec::new();
+        decompress(GZIP, &z, &mut out, 20_000).unwrap();
+        assert_eq!(out, data);
+        let e = decompress(GZIP, &z, &mut out, 8192).unwrap_err();
+        assert!(e.contains("more than 8192"), "{e}");
+        let lz = lz4_flex::block::compress(&data);
+        decompress(LZ4, &lz, &mut out, 20_000).unwrap();
+        assert_eq!(out, data);
+        assert!(decompress(LZ4, &lz, &mut out, 100).is_err());
+        let zs = zstd::bulk::compress(&data, 3).unwrap();
+        decompress(ZSTD, &zs, &mut out, 20_000).unwrap();
+        assert_eq!(out, data);
+        assert!(decompress(ZSTD, &zs, &mut out, 8192)
+            .unwrap_err()
+            .contains("more than"));
+        assert!(decompress(9, &zs, &mut out, 8192).is_err());
+        assert!(decompress(XZ, b"garbage", &mut out, 8192).is_err());
+    }
+}
