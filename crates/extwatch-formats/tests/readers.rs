@@ -804,8 +804,8 @@ fn unknown_format() {
     assert!(matches!(r, Err(FsError::UnknownFormat)));
 }
 
-/// The entry caps hold before backhand indexes the tree: hard links make directory entries outnumber
-/// inodes, and the superblock's inode count is checked before the inode table is read.
+/// The entry caps hold: hard links make directory entries outnumber inodes, so the listings the
+/// lazy reader returns are counted too; the superblock's inode count is checked at open.
 #[test]
 fn entry_caps_refuse_before_indexing() {
     use extwatch_formats::squashfs::SquashfsReader;
@@ -827,8 +827,11 @@ fn entry_caps_refuse_before_indexing() {
     ])));
     // 3000 links + 100 files + target + 2 directories = 3103 entries, 103 inodes.
     let ok = SquashfsReader::open_limited(load(&img), 3103).expect("at the cap");
+    assert_eq!(ok.read_dir(b"/").unwrap().len(), 102);
     assert_eq!(ok.read_dir(b"/links").unwrap().len(), 3000);
-    match SquashfsReader::open_limited(load(&img), 3102) {
+    let capped = SquashfsReader::open_limited(load(&img), 3102).expect("opens lazily");
+    assert_eq!(capped.read_dir(b"/").unwrap().len(), 102);
+    match capped.read_dir(b"/links") {
         Err(FsError::TooMany { what, limit }) => {
             assert_eq!((what.as_str(), limit), ("entry count", 3102));
         }
@@ -853,8 +856,9 @@ fn entry_caps_refuse_before_indexing() {
 }
 
 /// A long block list hard-linked many times: 8,200 links to a 1 GiB sparse file (8,192 blocks of
-/// 128 KiB) name 67.2M data blocks, over the 2^26 cap; backhand would copy the 32 KiB block list
-/// into every entry. Refused before indexing, with a clear error; a few links stay readable.
+/// 128 KiB) name 67.2M data blocks, over the 2^26 cap; every listed link reads (and hashes, for its
+/// content identity) the 32 KiB block list. Refused with a clear error when listed; a few links
+/// stay readable.
 #[test]
 fn block_reference_cap_stops_link_storms_of_long_files() {
     use extwatch_formats::limits::MAX_BLOCK_REFS;
@@ -880,9 +884,8 @@ fn block_reference_cap_stops_link_storms_of_long_files() {
     };
     let refs = |links: u64| (links + 1) * 8192;
     assert!(refs(8200) > MAX_BLOCK_REFS && refs(10) < MAX_BLOCK_REFS);
-    let e = open_image(load(&build(8200)), "x86-64")
-        .err()
-        .expect("refused");
+    let storm = open_image(load(&build(8200)), "x86-64").expect("opens lazily");
+    let e = storm.fs.read_dir(b"/l").err().expect("refused");
     assert_eq!(
         e.to_string(),
         format!(

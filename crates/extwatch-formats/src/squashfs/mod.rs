@@ -562,12 +562,14 @@ impl SquashfsReader {
                 limit: limits::MAX_PATH_LEN as u64,
             });
         }
+        // The root is the empty prefix; every other directory is `/a/b` (normalised).
+        let p = if p == b"/" { &b""[..] } else { p };
         // Find the deepest cached ancestor (in a pre-order walk: the directory or its parent).
         let mut upto = p.len();
         let mut found: Option<Arc<Listing>> = None;
         if let Ok(c) = self.dirs.lock() {
             loop {
-                let key = if upto == 0 { &b"/"[..] } else { p.get(..upto).unwrap_or_default() };
+                let key = p.get(..upto).unwrap_or_default();
                 if let Some(l) = c.map.get(key) {
                     found = Some(l.clone());
                     break;
@@ -584,7 +586,7 @@ impl SquashfsReader {
                 upto = 0;
                 let l = Arc::new(self.list(self.sb.root_inode, None, 0)?);
                 if let Ok(mut c) = self.dirs.lock() {
-                    c.insert(b"/".to_vec(), l.clone());
+                    c.insert(Vec::new(), l.clone());
                 }
                 l
             }
