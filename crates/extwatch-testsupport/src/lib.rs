@@ -51,6 +51,7 @@
 
 pub mod fixtures;
 pub mod runner;
+pub mod sqfs_writer;
 pub mod verdicts;
 
 use std::path::{Path, PathBuf};
