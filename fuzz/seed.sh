@@ -4,6 +4,8 @@
 #   corpus/mountinfo  mount tables with sysext/confext overlays and kernel octal escapes
 #   corpus/image      small real squashfs (gzip xz lz4 zstd lzo, uncompressed) and erofs (plain, lz4,
 #                     lz4hc) images built by mksquashfs / mkfs.erofs, plus truncated copies
+#   corpus/squashfs   the squashfs images above (every compressor, 4 KiB and 1 MiB blocks, long
+#                     symlinks), each prefixed with a 0 byte (the squashfs target's raw mode)
 #   corpus/ddi        GPT Discoverable Disk Images (sfdisk + dd) holding those file systems
 # Usage: fuzz/seed.sh            (idempotent; rewrites the corpus directories' seed-* files)
 # Needs: mksquashfs, mkfs.erofs, sfdisk; setfattr optional (xattr seeds are skipped without it).
@@ -11,7 +13,7 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 corpus=$here/corpus
-mkdir -p "$corpus"/{osrelease,mountinfo,image,ddi}
+mkdir -p "$corpus"/{osrelease,mountinfo,image,ddi,squashfs}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
@@ -125,6 +127,18 @@ for f in sq-gzip sq-zstd erofs-plain erofs-lz4; do
   done
 done
 
+# ---------------------------------------------------------------- squashfs (raw mode: 0 byte + image)
+s=$corpus/squashfs
+ln -s "$(printf 'L%.0s' $(seq 1 300))" "$tree/usr/lib/link-300"
+sq sq-lzma-long "$tree" -comp lzma 2>/dev/null || true
+sq sq-gzip-long "$tree" -comp gzip
+mksquashfs "$tree" "$work/sq-1m" -noappend -quiet -no-progress -b 1M -comp zstd >/dev/null
+mksquashfs "$tree" "$work/sq-always-frag" -noappend -quiet -no-progress -always-use-fragments -comp lz4 >/dev/null
+for f in "$work"/sq-*; do
+  [ -f "$f" ] || continue
+  { printf '\0'; cat "$f"; } >"$s/seed-$(basename "$f")"
+done
+
 # ---------------------------------------------------------------- DDIs
 d=$corpus/ddi
 ROOT_X86_64=4f68bce3-e8cd-4db1-96e7-fbcaf984b709
@@ -190,4 +204,4 @@ cp "$vs/seed-json" "$vs/seed-padded" && truncate -s 4096 "$vs/seed-padded"
 cp "$work/sig.der" "$vs/seed-der"
 
 n() { find "$1" -type f | wc -l; }
-echo "seeded: osrelease=$(n "$o") mountinfo=$(n "$m") image=$(n "$i") ddi=$(n "$d") verity=$(n "$vt") veritysig=$(n "$vs")"
+echo "seeded: osrelease=$(n "$o") mountinfo=$(n "$m") image=$(n "$i") squashfs=$(n "$s") ddi=$(n "$d") verity=$(n "$vt") veritysig=$(n "$vs")"

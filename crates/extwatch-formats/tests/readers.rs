@@ -885,7 +885,7 @@ fn block_reference_cap_stops_link_storms_of_long_files() {
     let refs = |links: u64| (links + 1) * 8192;
     assert!(refs(8200) > MAX_BLOCK_REFS && refs(10) < MAX_BLOCK_REFS);
     let storm = open_image(load(&build(8200)), "x86-64").expect("opens lazily");
-    let e = storm.fs.read_dir(b"/l").err().expect("refused");
+    let e = storm.fs.read_dir(b"/l").expect_err("refused");
     assert_eq!(
         e.to_string(),
         format!(

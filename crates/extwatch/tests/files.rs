@@ -556,8 +556,8 @@ fn hostile_many_tiny_files() {
         assert!(out.contains(
             "./d000/f0000 type=file mode=0644 uid=0 gid=0 size=1 sha256sum=2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881\n"
         ), "{what}");
-        // backhand indexes a squashfs tree at ~300 bytes per entry (344 MiB measured); the erofs
-        // reader keeps only recent directory listings (238 MiB, mostly extwatch's entry list).
+        // Both readers keep only recent directory listings (the old backhand-based squashfs reader
+        // indexed the whole tree at ~300 bytes per entry, 344 MiB); the rest is extwatch's entry list.
         assert!(
             rss < 512 * 1024,
             "{what}: listing 1M entries peaked at {rss} KiB"

@@ -38,13 +38,19 @@ pub const DIR_COUNT: u32 = 256;
 pub const DATA_UNCOMPRESSED: u32 = 1 << 24;
 
 pub(crate) fn le16(b: &[u8], at: usize) -> Option<u16> {
-    Some(u16::from_le_bytes(b.get(at..at.checked_add(2)?)?.try_into().ok()?))
+    Some(u16::from_le_bytes(
+        b.get(at..at.checked_add(2)?)?.try_into().ok()?,
+    ))
 }
 pub(crate) fn le32(b: &[u8], at: usize) -> Option<u32> {
-    Some(u32::from_le_bytes(b.get(at..at.checked_add(4)?)?.try_into().ok()?))
+    Some(u32::from_le_bytes(
+        b.get(at..at.checked_add(4)?)?.try_into().ok()?,
+    ))
 }
 pub(crate) fn le64(b: &[u8], at: usize) -> Option<u64> {
-    Some(u64::from_le_bytes(b.get(at..at.checked_add(8)?)?.try_into().ok()?))
+    Some(u64::from_le_bytes(
+        b.get(at..at.checked_add(8)?)?.try_into().ok()?,
+    ))
 }
 
 /// The squashfs 4.0 superblock.
@@ -139,7 +145,9 @@ pub fn split_ref(r: u64) -> Result<(u64, usize), String> {
     let block = r >> 16;
     let off = (r & 0xffff) as usize;
     if off >= METADATA_SIZE {
-        return Err(format!("reference offset {off} beyond an 8 KiB metadata block"));
+        return Err(format!(
+            "reference offset {off} beyond an 8 KiB metadata block"
+        ));
     }
     if block >= 1 << 32 {
         return Err(format!("reference block {block} out of range"));
@@ -358,7 +366,10 @@ pub fn parse_dir_header(b: &[u8]) -> Result<DirHeader, String> {
     let bad = || "truncated directory header".to_string();
     let count = le32(b, 0).ok_or_else(bad)?;
     if count >= DIR_COUNT {
-        return Err(format!("directory header counts {} entries (at most 256)", u64::from(count) + 1));
+        return Err(format!(
+            "directory header counts {} entries (at most 256)",
+            u64::from(count) + 1
+        ));
     }
     Ok(DirHeader {
         count: count + 1,
@@ -396,7 +407,10 @@ pub fn parse_dir_entry(b: &[u8]) -> Result<DirEntryHead, String> {
         return Err(format!("directory entry name of {} bytes", e.name_len));
     }
     if usize::from(e.offset) >= METADATA_SIZE {
-        return Err(format!("directory entry inode offset {} beyond its block", e.offset));
+        return Err(format!(
+            "directory entry inode offset {} beyond its block",
+            e.offset
+        ));
     }
     Ok(e)
 }

@@ -407,7 +407,12 @@ impl SquashfsReader {
     }
 
     /// Reads the listing of the directory inode `dir` (whose ancestors are `parent`).
-    fn list(&self, dir: u64, parent: Option<&Arc<Chain>>, depth: usize) -> Result<Listing, FsError> {
+    fn list(
+        &self,
+        dir: u64,
+        parent: Option<&Arc<Chain>>,
+        depth: usize,
+    ) -> Result<Listing, FsError> {
         let ino = self.inode(dir)?;
         let InodeBody::Dir {
             block,
@@ -430,7 +435,10 @@ impl SquashfsReader {
             bytes: 0,
         };
         if size < 3 {
-            return Err(malformed(format!("directory {} of size {size}", ino.header.number)));
+            return Err(malformed(format!(
+                "directory {} of size {size}",
+                ino.header.number
+            )));
         }
         let mut left = u64::from(size) - 3;
         if left == 0 {
@@ -445,7 +453,9 @@ impl SquashfsReader {
             .checked_add(u64::from(block))
             .filter(|&a| a < self.sb.bytes_used)
             .ok_or_else(|| malformed("directory listing outside the directory table"))?;
-        let mut cur = self.meta.cursor(at, usize::from(offset), self.sb.bytes_used)?;
+        let mut cur = self
+            .meta
+            .cursor(at, usize::from(offset), self.sb.bytes_used)?;
         let inode_table_len = self.sb.dir_table - self.sb.inode_table;
         let mut name = [0u8; disk::MAX_NAME];
         while left > 0 {
@@ -577,7 +587,10 @@ impl SquashfsReader {
                 if upto == 0 {
                     break;
                 }
-                upto = p.get(..upto).and_then(|s| s.iter().rposition(|&b| b == b'/')).unwrap_or(0);
+                upto = p
+                    .get(..upto)
+                    .and_then(|s| s.iter().rposition(|&b| b == b'/'))
+                    .unwrap_or(0);
             }
         }
         let mut cur = match found {
@@ -594,9 +607,14 @@ impl SquashfsReader {
         // Walk the remaining components forward.
         while upto < p.len() {
             let rest = p.get(upto + 1..).unwrap_or_default();
-            let end = rest.iter().position(|&b| b == b'/').map_or(p.len(), |i| upto + 1 + i);
+            let end = rest
+                .iter()
+                .position(|&b| b == b'/')
+                .map_or(p.len(), |i| upto + 1 + i);
             let name = p.get(upto + 1..end).unwrap_or_default();
-            let child = cur.find(name).ok_or_else(|| FsError::NotFound(lossy(p.get(..end).unwrap_or_default())))?;
+            let child = cur
+                .find(name)
+                .ok_or_else(|| FsError::NotFound(lossy(p.get(..end).unwrap_or_default())))?;
             if child.kind != 1 {
                 return Err(FsError::WrongType(format!(
                     "{} is not a directory",
@@ -606,7 +624,10 @@ impl SquashfsReader {
             let depth = cur.depth + 1;
             if depth > limits::MAX_DEPTH {
                 return Err(FsError::TooMany {
-                    what: format!("directory depth at {}…", lossy(p.get(..64).unwrap_or_default())),
+                    what: format!(
+                        "directory depth at {}…",
+                        lossy(p.get(..64).unwrap_or_default())
+                    ),
                     limit: limits::MAX_DEPTH as u64,
                 });
             }
@@ -627,7 +648,10 @@ impl SquashfsReader {
             return Ok(Some((self.sb.root_inode, 1)));
         }
         let cut = p.iter().rposition(|&b| b == b'/').unwrap_or(0);
-        let (dir, name) = (p.get(..cut).unwrap_or_default(), p.get(cut + 1..).unwrap_or_default());
+        let (dir, name) = (
+            p.get(..cut).unwrap_or_default(),
+            p.get(cut + 1..).unwrap_or_default(),
+        );
         let l = match self.listing(dir) {
             Ok(l) => l,
             Err(FsError::NotFound(_)) | Err(FsError::WrongType(_)) => return Ok(None),
@@ -638,9 +662,15 @@ impl SquashfsReader {
 
     /// The decoded inode at `path`, checked against its directory entry's type.
     fn at(&self, path: &[u8]) -> Result<Inode<'_>, FsError> {
-        let (r, kind) = self
-            .lookup(path)?
-            .ok_or_else(|| FsError::NotFound(lossy(path)))?;
+        self.find(path)?
+            .ok_or_else(|| FsError::NotFound(lossy(path)))
+    }
+
+    /// [`SquashfsReader::at`], `None` when nothing is at `path`.
+    fn find(&self, path: &[u8]) -> Result<Option<Inode<'_>>, FsError> {
+        let Some((r, kind)) = self.lookup(path)? else {
+            return Ok(None);
+        };
         let ino = self.inode(r)?;
         if disk::basic_kind(ino.header.kind) != kind {
             return Err(malformed(format!(
@@ -649,7 +679,7 @@ impl SquashfsReader {
                 ino.header.kind
             )));
         }
-        Ok(ino)
+        Ok(Some(ino))
     }
 
     /// The decompressed fragment block `index`, through a small cache.
@@ -723,9 +753,9 @@ fn read_ids(src: &dyn ReadAt, meta: &Meta, sb: &Superblock) -> Result<Vec<u32>, 
 
 impl FsReader for SquashfsReader {
     fn stat(&self, path: &[u8]) -> Result<Option<Entry>, FsError> {
-        match self.lookup(path)? {
+        match self.find(path)? {
             None => Ok(None),
-            Some(_) => self.at(path).and_then(|i| self.entry(i)).map(Some),
+            Some(i) => self.entry(i).map(Some),
         }
     }
 
