@@ -7,7 +7,7 @@
 //! malformed), at most [`limits::METADATA_CACHE`] blocks are kept, and all decompression over the
 //! reader's life is capped at [`limits::MAX_METADATA_BYTES`].
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -26,7 +26,7 @@ pub(crate) struct Block {
 
 #[derive(Default)]
 struct Cache {
-    map: HashMap<u64, Arc<Block>>,
+    map: super::FastMap<u64, Arc<Block>>,
     order: VecDeque<u64>,
 }
 

@@ -35,7 +35,7 @@ mod meta;
 mod xattr;
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use sha2::Digest;
@@ -66,6 +66,19 @@ fn lossy(p: &[u8]) -> String {
     String::from_utf8_lossy(p).into_owned()
 }
 
+/// Whether `path` is already in [`normalize`]d form (the common case: walkers build such paths).
+fn is_normal(path: &[u8]) -> bool {
+    if path == b"/" {
+        return true;
+    }
+    path.first() == Some(&b'/')
+        && path.last() != Some(&b'/')
+        && path
+            .split(|&b| b == b'/')
+            .skip(1)
+            .all(|c| !c.is_empty() && c != b"." && c != b"..")
+}
+
 /// Normalises an absolute image path to `/a/b` form; `..` pops lexically.
 pub(crate) fn normalize(path: &[u8]) -> Vec<u8> {
     let mut parts: Vec<&[u8]> = Vec::new();
@@ -89,12 +102,18 @@ pub(crate) fn normalize(path: &[u8]) -> Vec<u8> {
     out
 }
 
+/// [`Child::xattr`] before [`FsReader::read_dir`] decoded the child's inode.
+const XATTR_UNKNOWN: u32 = u32::MAX - 1;
+
 /// One child in a directory listing.
 #[derive(Debug)]
 struct Child {
     name: Box<[u8]>,
     inode: u64,
     kind: u16,
+    /// The xattr index of the child's inode once `read_dir` has decoded (and type-checked) it,
+    /// so a walk's `xattrs(path)` after `read_dir` needs no second decode.
+    xattr: AtomicU32,
 }
 
 /// The chain of directory inode references from the root to a directory (for cycle detection).
@@ -142,9 +161,38 @@ impl Listing {
     }
 }
 
+/// FNV-1a: the caches hash short keys (offsets, paths) on every lookup, and their keys come from
+/// the image only through bounded, checked structures, so SipHash's flooding resistance buys
+/// nothing here (a flood costs at most the cache's size per lookup).
+#[derive(Clone, Copy)]
+pub(crate) struct Fnv(u64);
+
+impl Default for Fnv {
+    fn default() -> Self {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl std::hash::Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0 ^ n).wrapping_mul(0x100_0000_01b3);
+        self.0 ^= self.0 >> 29;
+    }
+}
+
+pub(crate) type FastMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<Fnv>>;
+
 #[derive(Default)]
 struct DirCache {
-    map: HashMap<Vec<u8>, Arc<Listing>>,
+    map: FastMap<Vec<u8>, Arc<Listing>>,
     order: VecDeque<Vec<u8>>,
     bytes: usize,
 }
@@ -500,6 +548,7 @@ impl SquashfsReader {
                     name: nm.to_vec().into_boxed_slice(),
                     inode: (u64::from(hdr.start) << 16) | u64::from(e.offset),
                     kind: e.kind,
+                    xattr: AtomicU32::new(XATTR_UNKNOWN),
                 });
                 if left == 0 {
                     break;
@@ -641,11 +690,18 @@ impl SquashfsReader {
         Ok(cur)
     }
 
-    /// The inode reference of `path` and the type its directory entry records; `None` if absent.
-    fn lookup(&self, path: &[u8]) -> Result<Option<(u64, u16)>, FsError> {
-        let p = normalize(path);
+    /// The inode reference of `path`, the type its directory entry records and the xattr index
+    /// if already known ([`XATTR_UNKNOWN`] if not); `None` if absent.
+    fn lookup(&self, path: &[u8]) -> Result<Option<(u64, u16, u32)>, FsError> {
+        let owned;
+        let p = if is_normal(path) {
+            path
+        } else {
+            owned = normalize(path);
+            &owned[..]
+        };
         if p == b"/" {
-            return Ok(Some((self.sb.root_inode, 1)));
+            return Ok(Some((self.sb.root_inode, 1, XATTR_UNKNOWN)));
         }
         let cut = p.iter().rposition(|&b| b == b'/').unwrap_or(0);
         let (dir, name) = (
@@ -657,7 +713,8 @@ impl SquashfsReader {
             Err(FsError::NotFound(_)) | Err(FsError::WrongType(_)) => return Ok(None),
             Err(e) => return Err(e),
         };
-        Ok(l.find(name).map(|c| (c.inode, c.kind)))
+        Ok(l.find(name)
+            .map(|c| (c.inode, c.kind, c.xattr.load(Ordering::Relaxed))))
     }
 
     /// The decoded inode at `path`, checked against its directory entry's type.
@@ -668,7 +725,7 @@ impl SquashfsReader {
 
     /// [`SquashfsReader::at`], `None` when nothing is at `path`.
     fn find(&self, path: &[u8]) -> Result<Option<Inode<'_>>, FsError> {
-        let Some((r, kind)) = self.lookup(path)? else {
+        let Some((r, kind, _)) = self.lookup(path)? else {
             return Ok(None);
         };
         let ino = self.inode(r)?;
@@ -790,7 +847,16 @@ impl FsReader for SquashfsReader {
                     ino.header.kind
                 )));
             }
+            let x = match ino.body {
+                InodeBody::Dir { xattr, .. }
+                | InodeBody::File { xattr, .. }
+                | InodeBody::Dev { xattr, .. }
+                | InodeBody::Ipc { xattr, .. } => xattr,
+                InodeBody::Symlink { .. } if ino.header.kind == 10 => XATTR_UNKNOWN,
+                InodeBody::Symlink { .. } => NO_XATTR,
+            };
             out.push((c.name.to_vec(), self.entry(ino)?));
+            c.xattr.store(x, Ordering::Relaxed);
         }
         Ok(out)
     }
@@ -898,17 +964,14 @@ impl FsReader for SquashfsReader {
     }
 
     fn xattrs(&self, path: &[u8]) -> Result<crate::fsimage::Xattrs, FsError> {
-        let mut ino = self.at(path)?;
-        let idx = match ino.body {
-            InodeBody::Dir { xattr, .. }
-            | InodeBody::File { xattr, .. }
-            | InodeBody::Dev { xattr, .. }
-            | InodeBody::Ipc { xattr, .. } => xattr,
-            InodeBody::Symlink { target_size } if ino.header.kind == 10 => {
-                ino.cur.skip(u64::from(target_size))?;
-                ino.cur.u32()?
-            }
-            InodeBody::Symlink { .. } => NO_XATTR,
+        let known = match self.lookup(path)? {
+            None => return Err(FsError::NotFound(lossy(path))),
+            Some((_, _, x)) => x,
+        };
+        let idx = if known != XATTR_UNKNOWN {
+            known
+        } else {
+            self.xattr_index(path)?
         };
         if idx == NO_XATTR {
             return Ok(Vec::new());
@@ -919,6 +982,24 @@ impl FsReader for SquashfsReader {
                 "inode has xattrs but the image has no xattr table",
             )),
         }
+    }
+}
+
+impl SquashfsReader {
+    /// The xattr index of the inode at `path`, decoding it.
+    fn xattr_index(&self, path: &[u8]) -> Result<u32, FsError> {
+        let mut ino = self.at(path)?;
+        Ok(match ino.body {
+            InodeBody::Dir { xattr, .. }
+            | InodeBody::File { xattr, .. }
+            | InodeBody::Dev { xattr, .. }
+            | InodeBody::Ipc { xattr, .. } => xattr,
+            InodeBody::Symlink { target_size } if ino.header.kind == 10 => {
+                ino.cur.skip(u64::from(target_size))?;
+                ino.cur.u32()?
+            }
+            InodeBody::Symlink { .. } => NO_XATTR,
+        })
     }
 }
 
