@@ -11,8 +11,8 @@
 //!   is a clear error, never a truncated listing. Files are hashed through
 //!   [`FsReader::read_file_chunks`] in fixed chunks, so a
 //!   multi-GiB (or decompression-bomb) file costs time, not memory.
-//! * **Parallel.** The readers are `Sync` and read file data with `pread` (squashfs data blocks are
-//!   read by our code, not through backhand's mutex-guarded reader), so [`hash_files`] shares one
+//! * **Parallel.** The readers are `Sync` and read file data with `pread` (the squashfs reader is
+//!   extwatch's own, with small mutex-guarded caches), so [`hash_files`] shares one
 //!   opened [`Content`] between its threads — an image's tree is indexed once, not once per thread —
 //!   and deals files out through an atomic counter (large files first, then the small ones in walk
 //!   order, which is image order).
