@@ -70,7 +70,7 @@ fn build(spec: &Spec) -> Vec<u8> {
     s.gzip_dirs = spec.gzip;
     s.oversize_dir_block = spec.oversize.map(|n| usize::from(n) * 4);
     let pick = |s: &Sqfs, i: u16| usize::from(i) % s.nodes.len();
-    for op in spec.ops.iter().take(64) {
+    for op in spec.ops.iter().take(40) {
         match op {
             Op::Dir { parent, name } => {
                 let p = pick(&s, *parent);
@@ -78,7 +78,7 @@ fn build(spec: &Spec) -> Vec<u8> {
             }
             Op::File { parent, name, len, fill } => {
                 let p = pick(&s, *parent);
-                s.add(p, &name.bytes(), Node::File(vec![*fill; usize::from(*len % 20_000)]));
+                s.add(p, &name.bytes(), Node::File(vec![*fill; usize::from(*len % 9_000)]));
             }
             Op::Symlink { parent, name, len } => {
                 let p = pick(&s, *parent);
@@ -97,7 +97,7 @@ fn build(spec: &Spec) -> Vec<u8> {
                 if !matches!(s.nodes.get(d), Some(Node::Dir(_))) {
                     d = 0;
                 }
-                for _ in 0..(depth % 300) {
+                for _ in 0..(depth % 80) {
                     d = s.dir(d, b"n");
                 }
             }
