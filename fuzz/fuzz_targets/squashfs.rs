@@ -68,7 +68,7 @@ struct Spec {
 fn build(spec: &Spec) -> Vec<u8> {
     let mut s = Sqfs::new();
     s.gzip_dirs = spec.gzip;
-    s.oversize_dir_block = spec.oversize.map(|n| usize::from(n) * 4);
+    s.oversize_dir_block = spec.oversize.map(|n| usize::from(n) % 32_768);
     let pick = |s: &Sqfs, i: u16| usize::from(i) % s.nodes.len();
     for op in spec.ops.iter().take(40) {
         match op {

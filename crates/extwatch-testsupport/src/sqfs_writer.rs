@@ -293,7 +293,7 @@ impl Sqfs {
 }
 
 fn zlib(data: &[u8]) -> Vec<u8> {
-    let mut e = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
+    let mut e = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
     e.write_all(data).expect("in-memory write");
     e.finish().expect("in-memory write")
 }
