@@ -181,10 +181,10 @@ fn two_hundred_thousand_entries_in_250_levels() {
 
 #[test]
 fn metadata_expansion_is_bounded() {
-    // A directory-table block that decompresses to 1 MiB: malformed (blocks hold at most 8 KiB).
+    // A directory-table block that decompresses to 256 KiB: malformed (blocks hold at most 8 KiB).
     let mut s = Sqfs::new();
     s.add(0, b"a", Node::File(b"x".to_vec()));
-    s.oversize_dir_block = Some(1 << 20);
+    s.oversize_dir_block = Some(1 << 18);
     refused(&files(&s.build()), "more than 8192 bytes");
 
     // A directory of 60,000 entries with 255-byte names in gzip metadata: 15 MB of listing from a
