@@ -829,6 +829,9 @@ fn entry_caps_refuse_before_indexing() {
     let ok = SquashfsReader::open_limited(load(&img), 3103).expect("at the cap");
     assert_eq!(ok.read_dir(b"/").unwrap().len(), 102);
     assert_eq!(ok.read_dir(b"/links").unwrap().len(), 3000);
+    // Walking again (a second pass over the same reader) does not count the entries twice.
+    assert_eq!(ok.read_dir(b"/links").unwrap().len(), 3000);
+    assert_eq!(ok.read_dir(b"/").unwrap().len(), 102);
     let capped = SquashfsReader::open_limited(load(&img), 3102).expect("opens lazily");
     assert_eq!(capped.read_dir(b"/").unwrap().len(), 102);
     match capped.read_dir(b"/links") {

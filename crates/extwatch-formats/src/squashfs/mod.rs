@@ -299,7 +299,10 @@ pub struct SquashfsReader {
     /// subtree) is refused when its second parent is listed.
     placed: Mutex<HashMap<u64, (u64, u32)>>,
     max_entries: u64,
+    /// Entries of the directories listed so far, each directory counted once (a reader walked
+    /// twice is not twice as large).
     listed: AtomicU64,
+    counted: Mutex<FastMap<u64, ()>>,
     block_refs: AtomicU64,
 }
 
@@ -340,6 +343,7 @@ impl SquashfsReader {
             placed: Mutex::new(HashMap::new()),
             max_entries: max_entries as u64,
             listed: AtomicU64::new(0),
+            counted: Mutex::new(FastMap::default()),
             block_refs: AtomicU64::new(0),
         };
         // The root must be a directory.
@@ -824,10 +828,13 @@ impl FsReader for SquashfsReader {
             }
             r => r?,
         };
-        let total = self
-            .listed
-            .fetch_add(l.children.len() as u64, Ordering::Relaxed)
-            + l.children.len() as u64;
+        let first = self
+            .counted
+            .lock()
+            .map(|mut c| c.insert(l.chain.dir, ()).is_none())
+            .unwrap_or(true);
+        let n = if first { l.children.len() as u64 } else { 0 };
+        let total = self.listed.fetch_add(n, Ordering::Relaxed) + n;
         // The root itself counts as an entry.
         if total + 1 > self.max_entries {
             return Err(FsError::TooMany {
