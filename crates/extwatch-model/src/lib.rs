@@ -427,7 +427,8 @@ pub struct VerifiedImage {
     pub fstype: Option<String>,
     /// Size in bytes.
     pub size: Option<u64>,
-    /// SHA-256 of the file.
+    /// SHA-256 of the whole file; null when a recomputed verity root hash identifies the content
+    /// and `--sha256` was not given.
     pub sha256: Option<String>,
     /// GPT partitions (DDIs only).
     pub partitions: Vec<PartitionInfo>,
