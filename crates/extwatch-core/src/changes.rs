@@ -91,6 +91,16 @@ fn host_path(hier: &str, rel: &[u8]) -> String {
     }
 }
 
+/// The inverse of [`host_path`]: `/usr/bin/x` → `/bin/x` for `hier = /usr` (`/usr` itself → `/`).
+fn hier_relative(hier: &str, p: &[u8]) -> Vec<u8> {
+    let h = hier.trim_end_matches('/').as_bytes();
+    match p.strip_prefix(h) {
+        Some(rest) if rest.is_empty() => b"/".to_vec(),
+        Some(rest) if rest.starts_with(b"/") => rest.to_vec(),
+        _ => p.to_vec(),
+    }
+}
+
 /// Runs the analysis.
 #[allow(clippy::too_many_arguments)]
 pub fn analyze(
@@ -160,15 +170,14 @@ pub fn analyze(
             if layers.iter().all(|l| l.entries.is_empty()) && !merged_here {
                 continue;
             }
-            let base =
-                match overlay::read_base(root.host_path(), hier, merged_here, limits, hash_all) {
-                    Ok(b) => b,
-                    Err(e) => {
-                        out.errors
-                            .push(format!("{hier}: cannot read the base layer: {e}"));
-                        continue;
-                    }
-                };
+            let base = match overlay::read_base(root, hier, merged_here, limits, hash_all) {
+                Ok(b) => b,
+                Err(e) => {
+                    out.errors
+                        .push(format!("{hier}: cannot read the base layer: {e}"));
+                    continue;
+                }
+            };
             let view = overlay::merge(base.clone(), &layers);
             // Hash both sides of every replaced file (only those: hashing is the expensive part).
             let mut need: HashSet<Vec<u8>> = HashSet::new();
@@ -184,11 +193,18 @@ pub fn analyze(
                 .iter()
                 .zip(layers.iter())
                 .map(|((img, _), layer)| {
+                    // Layer entries are hierarchy-relative (`/bin/x`); the image holds `/usr/bin/x`.
                     let mut sel = to_hash(&layer.entries, &need);
+                    for e in &mut sel {
+                        e.path = host_path(hier, &e.path).into_bytes();
+                    }
                     if !sel.is_empty() {
                         // A failure leaves these unhashed; the finding then says so.
                         let _ = open_content(root, img, arch)
                             .and_then(|c| hash_files(&c, &mut sel, threads));
+                    }
+                    for e in &mut sel {
+                        e.path = hier_relative(hier, &e.path);
                     }
                     hashes_of(sel)
                 })
@@ -318,9 +334,7 @@ fn hash_subset(
     if sel.is_empty() {
         return sel;
     }
-    let root_path = root.host_path().to_path_buf();
-    let r = overlay::beneath(&root_path, hier, merged, || {
-        let r = RootFs::open(&root_path).map_err(|e| e.to_string())?;
+    let r = overlay::beneath(root, hier, merged, |r| {
         let base = r
             .subroot(hier)
             .map(Content::Dir)
