@@ -295,7 +295,7 @@ impl Scene {
             assert!(
                 !text.contains(&needle),
                 "{what}: the auditing machine's {needle:?} leaked into the output:\n{}",
-                &text[..text.len().min(4000)]
+                text.chars().take(4000).collect::<String>()
             );
         }
     }
