@@ -81,8 +81,10 @@ pub fn open_content(root: &RootFs, img: &Image, arch: &str) -> Result<Content, S
     }
 }
 
-/// Absolute host path of a hierarchy-relative path.
-fn host_path(hier: &str, rel: &[u8]) -> String {
+/// The absolute path inside the root (and inside a sysext image: `/usr/bin/x`) of a
+/// hierarchy-relative path (`/bin/x` under `/usr`). A string for reports and image lookups; nothing
+/// opens it on the host.
+fn in_root_path(hier: &str, rel: &[u8]) -> String {
     let rel = String::from_utf8_lossy(rel);
     if rel == "/" {
         hier.to_string()
@@ -91,11 +93,11 @@ fn host_path(hier: &str, rel: &[u8]) -> String {
     }
 }
 
-/// The inverse of [`host_path`]: `/usr/bin/x` → `/bin/x` for `hier = /usr` (`/usr` itself → `/`).
+/// The inverse of [`in_root_path`]: `/usr/bin/x` → `/bin/x` for `hier = /usr` (`/usr` itself → `/`).
 fn hier_relative(hier: &str, p: &[u8]) -> Vec<u8> {
     let h = hier.trim_end_matches('/').as_bytes();
     match p.strip_prefix(h) {
-        Some(rest) if rest.is_empty() => b"/".to_vec(),
+        Some([]) => b"/".to_vec(),
         Some(rest) if rest.starts_with(b"/") => rest.to_vec(),
         _ => p.to_vec(),
     }
@@ -196,7 +198,7 @@ pub fn analyze(
                     // Layer entries are hierarchy-relative (`/bin/x`); the image holds `/usr/bin/x`.
                     let mut sel = to_hash(&layer.entries, &need);
                     for e in &mut sel {
-                        e.path = host_path(hier, &e.path).into_bytes();
+                        e.path = in_root_path(hier, &e.path).into_bytes();
                     }
                     if !sel.is_empty() {
                         // A failure leaves these unhashed; the finding then says so.
@@ -227,13 +229,13 @@ pub fn analyze(
                         .iter()
                         .map(|e| {
                             let mut e = e.clone();
-                            e.path = host_path(hier, &e.path).into_bytes();
+                            e.path = in_root_path(hier, &e.path).into_bytes();
                             e
                         })
                         .collect(),
                 };
                 for (p, c, below) in ch {
-                    let hp = host_path(hier, p);
+                    let hp = in_root_path(hier, p);
                     let mine = layers[li].entries.iter().find(|e| &e.path == p).cloned();
                     match (c, below, mine) {
                         (Change::Added, _, _) => ic.added.push(hp),
@@ -363,7 +365,7 @@ fn manifest(
     layer: Option<&str>,
 ) -> extwatch_model::baseline::ManifestEntry {
     extwatch_model::baseline::ManifestEntry {
-        path: host_path(hier, &e.path),
+        path: in_root_path(hier, &e.path),
         kind: kind_name(e.kind).into(),
         mode: format!("{:04o}", e.mode),
         uid: e.uid,
@@ -425,5 +427,24 @@ impl Analysis {
             root: root.into(),
             hierarchies: out,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hierarchy_paths_round_trip() {
+        for (hier, rel, abs) in [
+            ("/usr", &b"/bin/x"[..], "/usr/bin/x"),
+            ("/usr", b"/", "/usr"),
+            ("/etc", b"/pam.d/sshd", "/etc/pam.d/sshd"),
+        ] {
+            assert_eq!(in_root_path(hier, rel), abs);
+            assert_eq!(hier_relative(hier, abs.as_bytes()), rel);
+        }
+        // Not under the hierarchy: unchanged.
+        assert_eq!(hier_relative("/usr", b"/usrx/a"), b"/usrx/a");
     }
 }

@@ -374,20 +374,23 @@ pub fn open_regular_at(
         flags |= OFlags::NOFOLLOW;
     }
     let fd = openat_in(dir, p, flags, resolve)?;
-    reopen_regular(&fd)
+    reopen(&fd, false)
 }
 
-/// Opens a regular file the operator named on the auditing machine (`extwatch files IMAGE`,
-/// `extwatch verify IMAGE`) the same way: never a FIFO or a device.
-pub fn open_regular_path(path: &Path) -> io::Result<File> {
+/// Opens a file the operator named on the auditing machine (`extwatch files IMAGE`, `extwatch verify
+/// IMAGE`) the same way: a regular file, or a block device the operator named explicitly (their own
+/// machine's device, not an audited root's node); never a FIFO, a socket or a character device.
+pub fn open_operator_file(path: &Path) -> io::Result<File> {
     let fd = rustix::fs::open(path, OFlags::PATH | OFlags::CLOEXEC, Mode::empty())?;
-    reopen_regular(&fd)
+    reopen(&fd, true)
 }
 
-/// `fstat` of an `O_PATH` descriptor, then the read-only re-open of the same inode when regular.
-fn reopen_regular(fd: &OwnedFd) -> io::Result<File> {
+/// `fstat` of an `O_PATH` descriptor, then the read-only re-open of the same inode when regular (or,
+/// with `block`, a block device).
+fn reopen(fd: &OwnedFd, block: bool) -> io::Result<File> {
     let st = rustix::fs::fstat(fd)?;
-    if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
+    let ft = FileType::from_raw_mode(st.st_mode);
+    if ft != FileType::RegularFile && !(block && ft == FileType::BlockDevice) {
         return Err(io::Error::other(not_regular(&st)));
     }
     let f = rustix::fs::open(
@@ -488,6 +491,42 @@ mod tests {
     use super::*;
     use std::os::unix::fs::symlink;
 
+    /// A FIFO without a writer blocks any blocking open; a non-blocking open would still be an open.
+    /// Both are refused after an `O_PATH` look, and `open_file` returns at once.
+    #[test]
+    fn special_files_are_never_opened() {
+        let outer = tempfile::tempdir().unwrap();
+        let root = outer.path();
+        let fifo = root.join("fifo");
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            &fifo,
+            FileType::Fifo,
+            Mode::from_raw_mode(0o644),
+            0,
+        )
+        .unwrap();
+        symlink("fifo", root.join("link")).unwrap();
+        std::fs::write(root.join("file"), b"data").unwrap();
+        let r = RootFs::open(root).unwrap();
+        for p in ["/fifo", "/link"] {
+            let e = r.open_file(p).unwrap_err().to_string();
+            assert!(e.contains("is a FIFO") && e.contains("never opened"), "{e}");
+            assert!(r.read_file(p, 10).is_err());
+        }
+        let e = open_operator_file(&fifo).unwrap_err().to_string();
+        assert!(e.contains("FIFO"), "{e}");
+        assert!(r
+            .open_file("/")
+            .unwrap_err()
+            .to_string()
+            .contains("directory"));
+        assert_eq!(r.read_file("/file", 10).unwrap().unwrap(), b"data");
+        assert_eq!(r.xattr("/fifo", "user.nothing").unwrap(), None);
+        // Not found stays not found (callers rely on it).
+        assert!(r.read_file("/nope", 10).unwrap().is_none());
+    }
+
     #[test]
     fn symlinks_never_leave_the_root() {
         let outer = tempfile::tempdir().unwrap();
@@ -508,6 +547,22 @@ mod tests {
         assert!(r.read_file("/etc", 100).is_err());
         assert!(r.read_file("/secret", 3).is_err());
         assert_eq!(split_parent("/a/b"), ("/a", "b"));
+        // A subroot is a descriptor resolved inside the root: `/etc/absdir -> /` is the root
+        // itself, whatever the host's `/` holds.
+        symlink("/", root.join("etc/absdir")).unwrap();
+        let sub = r.subroot("/etc/absdir").unwrap();
+        assert_eq!(sub.read_file("/secret", 100).unwrap().unwrap(), b"inside");
+        assert_eq!(sub.resolve("/etc/abs").unwrap(), "/secret");
+        // Re-opened top-level roots are the same directory; subroots are never re-opened by path.
+        assert_eq!(
+            r.reopen()
+                .unwrap()
+                .read_file("/secret", 100)
+                .unwrap()
+                .unwrap(),
+            b"inside"
+        );
+        assert!(sub.reopen().is_err());
         assert_eq!(split_parent("/a"), ("/", "a"));
     }
 }

@@ -74,7 +74,7 @@ fn open(
             }
             r.open_file(p).map_err(|e| e.to_string())?
         }
-        None => match extwatch_core::rootfs::open_regular_path(path) {
+        None => match extwatch_core::rootfs::open_operator_file(path) {
             Ok(f) => f,
             Err(e) => {
                 // A directory is not a regular file; everything else stays refused.

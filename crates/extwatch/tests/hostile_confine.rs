@@ -672,6 +672,13 @@ fn device_nodes_and_fifos_are_reported_never_opened() {
     for a in &files_runs {
         files_out.push((a.clone(), run(a)));
     }
+    // `verify` of a FIFO: refused at once (it used to block in open).
+    let o = run(&[
+        "verify".into(),
+        r.join("var/lib/extensions/fifo.raw").into(),
+    ]);
+    assert_eq!(o.code, 1, "{}", o.stderr);
+    assert!(o.stdout.contains("is a FIFO"), "{}", o.stdout);
     let opened = watch.opened();
     assert!(
         opened.is_empty(),
