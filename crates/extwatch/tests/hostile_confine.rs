@@ -313,6 +313,37 @@ fn link(at: &Path, target: &str) {
     symlink(target, at).unwrap();
 }
 
+/// Every entry under `dir` (symlinks not followed) with its metadata: type, mode, owner, size, inode,
+/// mtime and ctime (any write, chmod, chown or xattr change moves ctime).
+fn snapshot(dir: &Path) -> std::collections::BTreeMap<PathBuf, [i64; 9]> {
+    use std::os::unix::fs::MetadataExt;
+    let mut out = std::collections::BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(p) = stack.pop() {
+        let md = std::fs::symlink_metadata(&p).unwrap();
+        if md.file_type().is_dir() {
+            for e in std::fs::read_dir(&p).unwrap() {
+                stack.push(e.unwrap().path());
+            }
+        }
+        out.insert(
+            p,
+            [
+                i64::from(md.mode()),
+                i64::from(md.uid()),
+                i64::from(md.gid()),
+                md.size() as i64,
+                md.ino() as i64,
+                md.mtime(),
+                md.mtime_nsec(),
+                md.ctime(),
+                md.ctime_nsec(),
+            ],
+        );
+    }
+    out
+}
+
 fn findings<'a>(v: &'a Value, id: &str) -> Vec<&'a Value> {
     v["findings"]
         .as_array()
@@ -332,8 +363,12 @@ fn symlinked_search_directory_stays_inside_the_root() {
         let r = t.path();
         link(&r.join("var/lib/extensions"), &s.target("ext", absolute));
         write(&r.join("usr/bin/tool"), "base tool\n", 0o755);
+        let (before, host_before) = (snapshot(r), snapshot(&s.marker));
         let (all, v, b) = every_command(r);
         s.assert_no_leak(&format!("search dir (absolute: {absolute})"), &all);
+        // Neither the root nor the auditing machine's marker was touched.
+        assert_eq!(before, snapshot(r), "the audited root changed");
+        assert_eq!(host_before, snapshot(&s.marker), "the host marker changed");
         let img = v["images"]
             .as_array()
             .unwrap()
@@ -622,6 +657,7 @@ fn device_nodes_and_fifos_are_reported_never_opened() {
     symlink("disk", r.join("var/lib/extensions/disk-link")).unwrap();
     nodes.extend([was_fifo, shadow_fifo]);
 
+    let before = snapshot(r);
     let watch = OpenWatch::new(&nodes);
     // The watch sees an open (so an empty list below means something): a non-blocking read open of
     // a FIFO.
@@ -684,6 +720,8 @@ fn device_nodes_and_fifos_are_reported_never_opened() {
         opened.is_empty(),
         "device nodes or FIFOs were opened: {opened:?}"
     );
+    // Nothing in the root changed (type, mode, owner, size, inode, mtime, ctime of every entry).
+    assert_eq!(before, snapshot(r), "the audited root changed");
 
     // Reported: the block device is an image that is not read, the others are warnings (-v).
     let disk_img = v["images"]
