@@ -928,3 +928,69 @@ mkdir -p "$R/usr/.systemd-sysext""#
         );
     }
 }
+
+/// Layer files are hashed by their path in the image (`/usr/bin/tool`), not the hierarchy-relative
+/// one (`/bin/tool`): a file identical to the base's has `image_sha256` and `same_content: true`,
+/// for a directory image and a squashfs alike.
+#[test]
+fn identical_layer_file_is_hashed_and_same_content() {
+    let t = tempfile::Builder::new()
+        .prefix("extwatch-confine-same")
+        .tempdir()
+        .unwrap();
+    let r = t.path();
+    write(
+        &r.join("etc/os-release"),
+        "ID=debian\nVERSION_ID=13\n",
+        0o644,
+    );
+    write(&r.join("usr/bin/tool"), "same\n", 0o755);
+    write(&r.join("usr/bin/other"), "base other\n", 0o755);
+    let ext = r.join("var/lib/extensions/dir");
+    write(
+        &ext.join("usr/lib/extension-release.d/extension-release.dir"),
+        "ID=_any\n",
+        0o644,
+    );
+    write(&ext.join("usr/bin/tool"), "same\n", 0o755);
+    let src = tempfile::tempdir().unwrap();
+    let sq = src.path().join("sq");
+    write(
+        &sq.join("usr/lib/extension-release.d/extension-release.sq"),
+        "ID=_any\n",
+        0o644,
+    );
+    write(&sq.join("usr/bin/other"), "changed\n", 0o755);
+    let made = Command::new("mksquashfs")
+        .arg(&sq)
+        .arg(r.join("var/lib/extensions/sq.raw"))
+        .args(["-noappend", "-quiet", "-no-progress"])
+        .status()
+        .is_ok_and(|s| s.success());
+    let mut args = os(&["audit", "--root"]);
+    args.push(r.into());
+    args.extend(os(&["--format", "json", "--fail-on", "none"]));
+    args.extend(os(&COMMON));
+    let o = run(&args);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let v: Value = serde_json::from_str(&o.stdout).unwrap();
+    let ev = |subject: &str, path: &str| -> Value {
+        findings(&v, "extension-shadows-base")
+            .into_iter()
+            .find(|f| f["subject"] == subject && f.to_string().contains(path))
+            .unwrap_or_else(|| panic!("{subject} shadows {path}: {}", v["findings"]))["evidence"]
+            .clone()
+    };
+    let e = ev("dir", "/usr/bin/tool");
+    assert_eq!(e["image_sha256"], sha(b"same\n"), "{e}");
+    assert_eq!(e["below_sha256"], sha(b"same\n"), "{e}");
+    assert_eq!(e["same_content"], true, "{e}");
+    if made {
+        let e = ev("sq", "/usr/bin/other");
+        assert_eq!(e["image_sha256"], sha(b"changed\n"), "{e}");
+        assert_eq!(e["below_sha256"], sha(b"base other\n"), "{e}");
+        assert_eq!(e["same_content"], false, "{e}");
+    } else {
+        eprintln!("mksquashfs unavailable; squashfs half skipped");
+    }
+}
