@@ -13,6 +13,13 @@
 //! sysext/confext overlays stacked on the hierarchy — nothing changes for any other process, nothing is
 //! written. That needs CAP_SYS_ADMIN; without it, and with a merged hierarchy, the base cannot be
 //! separated from the union and the content checks report `error` rather than guessing.
+//!
+//! Even there nothing below the root is reached by a host path: the thread re-opens the audited root
+//! (checked to be the same directory) and resolves the hierarchy inside it through that handle, finds
+//! the mount on top by its `statx` mount id, and detaches through `/proc/self/fd/N`. When the top
+//! mount is not a sysext/confext overlay (a tmpfs, a hand-made overlay, another mount stacked over
+//! the extensions) the base is *not* what lies beneath, so that is an error too — never the merged
+//! view passed off as the base.
 
 use std::collections::BTreeMap;
 use std::os::fd::OwnedFd;
