@@ -10,7 +10,7 @@
 //! directory image or a hierarchy is a [`RootFs::subroot`]: a descriptor obtained by resolving inside
 //! the parent root, never a host path re-opened. The host path of a root is kept only to *display*
 //! it ([`RootFs::display_path`], [`RootFs::display`]); nothing opens it — except the top-level root
-//! itself, which [`RootFs::reopen`] opens again by the path the operator gave, checking it is the same
+//! itself, which [`RootFs::reopen`] opens again by its host path, checking that it is the same
 //! directory, when the base must be read in a private mount namespace (see `overlay.rs`).
 //!
 //! **Only regular files and directories are ever opened.** Opening a device node runs its driver
@@ -47,12 +47,9 @@ pub struct RootFs {
     /// How the root is shown in messages (for a subroot: the parent's display path joined with the
     /// in-parent path). Never opened.
     display: PathBuf,
-    /// The kernel's path of `dir` when it was opened (`/proc/self/fd/N`), to turn resolved paths back
-    /// into in-root paths ([`RootFs::resolve`]). Never opened, except by [`RootFs::reopen`] for a
-    /// top-level root.
-    real: PathBuf,
-    /// A top-level root (opened from an operator-given path) rather than a [`RootFs::subroot`].
-    top: bool,
+    /// For a top-level root (opened from an operator-given path, not a [`RootFs::subroot`]): the
+    /// kernel's path of `dir` when it was opened, which only [`RootFs::reopen`] opens.
+    top: Option<PathBuf>,
 }
 
 const RESOLVE: ResolveFlags = ResolveFlags::IN_ROOT.union(ResolveFlags::NO_MAGICLINKS);
@@ -75,13 +72,8 @@ impl RootFs {
             OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
             Mode::empty(),
         )?;
-        let real = fd_path(&dir).unwrap_or_else(|_| display.clone());
-        Ok(RootFs {
-            dir,
-            display,
-            real,
-            top: true,
-        })
+        let top = Some(fd_path(&dir).unwrap_or_else(|_| display.clone()));
+        Ok(RootFs { dir, display, top })
     }
 
     /// Opens a top-level root again by the kernel's path of its descriptor — for a thread that has
@@ -89,13 +81,13 @@ impl RootFs {
     /// is the same directory (device and inode). Fails for a subroot: those are only ever reached by
     /// resolving inside a root.
     pub fn reopen(&self) -> io::Result<RootFs> {
-        if !self.top {
+        let Some(path) = &self.top else {
             return Err(io::Error::other(
                 "internal: only a top-level root can be re-opened",
             ));
-        }
+        };
         let dir = rustix::fs::open(
-            &self.real,
+            path,
             OFlags::PATH | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
             Mode::empty(),
         )?;
@@ -109,8 +101,7 @@ impl RootFs {
         Ok(RootFs {
             dir,
             display: self.display.clone(),
-            real: self.real.clone(),
-            top: true,
+            top: self.top.clone(),
         })
     }
 
@@ -146,12 +137,10 @@ impl RootFs {
     pub fn subroot(&self, p: &str) -> io::Result<RootFs> {
         let dir = self.openat(p, OFlags::PATH | OFlags::DIRECTORY)?;
         let display = self.display.join(p.trim_start_matches('/'));
-        let real = fd_path(&dir)?;
         Ok(RootFs {
             dir,
             display,
-            real,
-            top: false,
+            top: None,
         })
     }
 
@@ -283,9 +272,11 @@ impl RootFs {
     /// The path `p` resolves to inside the root (symlinks followed inside it), absolute.
     pub fn resolve(&self, p: &str) -> io::Result<String> {
         let fd = self.openat(p, OFlags::PATH)?;
+        // Both paths as the kernel names them now (a renamed root stays consistent).
+        let base = fd_path(&self.dir)?;
         let link = fd_path(&fd)?;
         let rel = link
-            .strip_prefix(&self.real)
+            .strip_prefix(&base)
             .map_err(|_| io::Error::other("resolved path left the root"))?;
         Ok(format!("/{}", rel.display()).replace("//", "/"))
     }
