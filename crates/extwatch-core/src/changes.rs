@@ -81,13 +81,25 @@ pub fn open_content(root: &RootFs, img: &Image, arch: &str) -> Result<Content, S
     }
 }
 
-/// Absolute host path of a hierarchy-relative path.
-fn host_path(hier: &str, rel: &[u8]) -> String {
+/// The absolute path inside the root (and inside a sysext image: `/usr/bin/x`) of a
+/// hierarchy-relative path (`/bin/x` under `/usr`). A string for reports and image lookups; nothing
+/// opens it on the host.
+fn in_root_path(hier: &str, rel: &[u8]) -> String {
     let rel = String::from_utf8_lossy(rel);
     if rel == "/" {
         hier.to_string()
     } else {
         format!("{hier}{rel}")
+    }
+}
+
+/// The inverse of [`in_root_path`]: `/usr/bin/x` → `/bin/x` for `hier = /usr` (`/usr` itself → `/`).
+fn hier_relative(hier: &str, p: &[u8]) -> Vec<u8> {
+    let h = hier.trim_end_matches('/').as_bytes();
+    match p.strip_prefix(h) {
+        Some([]) => b"/".to_vec(),
+        Some(rest) if rest.starts_with(b"/") => rest.to_vec(),
+        _ => p.to_vec(),
     }
 }
 
@@ -160,15 +172,14 @@ pub fn analyze(
             if layers.iter().all(|l| l.entries.is_empty()) && !merged_here {
                 continue;
             }
-            let base =
-                match overlay::read_base(root.host_path(), hier, merged_here, limits, hash_all) {
-                    Ok(b) => b,
-                    Err(e) => {
-                        out.errors
-                            .push(format!("{hier}: cannot read the base layer: {e}"));
-                        continue;
-                    }
-                };
+            let base = match overlay::read_base(root, hier, merged_here, limits, hash_all) {
+                Ok(b) => b,
+                Err(e) => {
+                    out.errors
+                        .push(format!("{hier}: cannot read the base layer: {e}"));
+                    continue;
+                }
+            };
             let view = overlay::merge(base.clone(), &layers);
             // Hash both sides of every replaced file (only those: hashing is the expensive part).
             let mut need: HashSet<Vec<u8>> = HashSet::new();
@@ -184,11 +195,18 @@ pub fn analyze(
                 .iter()
                 .zip(layers.iter())
                 .map(|((img, _), layer)| {
+                    // Layer entries are hierarchy-relative (`/bin/x`); the image holds `/usr/bin/x`.
                     let mut sel = to_hash(&layer.entries, &need);
+                    for e in &mut sel {
+                        e.path = in_root_path(hier, &e.path).into_bytes();
+                    }
                     if !sel.is_empty() {
                         // A failure leaves these unhashed; the finding then says so.
                         let _ = open_content(root, img, arch)
                             .and_then(|c| hash_files(&c, &mut sel, threads));
+                    }
+                    for e in &mut sel {
+                        e.path = hier_relative(hier, &e.path);
                     }
                     hashes_of(sel)
                 })
@@ -211,13 +229,13 @@ pub fn analyze(
                         .iter()
                         .map(|e| {
                             let mut e = e.clone();
-                            e.path = host_path(hier, &e.path).into_bytes();
+                            e.path = in_root_path(hier, &e.path).into_bytes();
                             e
                         })
                         .collect(),
                 };
                 for (p, c, below) in ch {
-                    let hp = host_path(hier, p);
+                    let hp = in_root_path(hier, p);
                     let mine = layers[li].entries.iter().find(|e| &e.path == p).cloned();
                     match (c, below, mine) {
                         (Change::Added, _, _) => ic.added.push(hp),
@@ -318,9 +336,7 @@ fn hash_subset(
     if sel.is_empty() {
         return sel;
     }
-    let root_path = root.host_path().to_path_buf();
-    let r = overlay::beneath(&root_path, hier, merged, || {
-        let r = RootFs::open(&root_path).map_err(|e| e.to_string())?;
+    let r = overlay::beneath(root, hier, merged, |r| {
         let base = r
             .subroot(hier)
             .map(Content::Dir)
@@ -349,7 +365,7 @@ fn manifest(
     layer: Option<&str>,
 ) -> extwatch_model::baseline::ManifestEntry {
     extwatch_model::baseline::ManifestEntry {
-        path: host_path(hier, &e.path),
+        path: in_root_path(hier, &e.path),
         kind: kind_name(e.kind).into(),
         mode: format!("{:04o}", e.mode),
         uid: e.uid,
@@ -411,5 +427,24 @@ impl Analysis {
             root: root.into(),
             hierarchies: out,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hierarchy_paths_round_trip() {
+        for (hier, rel, abs) in [
+            ("/usr", &b"/bin/x"[..], "/usr/bin/x"),
+            ("/usr", b"/", "/usr"),
+            ("/etc", b"/pam.d/sshd", "/etc/pam.d/sshd"),
+        ] {
+            assert_eq!(in_root_path(hier, rel), abs);
+            assert_eq!(hier_relative(hier, abs.as_bytes()), rel);
+        }
+        // Not under the hierarchy: unchanged.
+        assert_eq!(hier_relative("/usr", b"/usrx/a"), b"/usrx/a");
     }
 }

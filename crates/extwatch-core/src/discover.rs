@@ -216,6 +216,18 @@ fn scan_dir(
                 (strip_class(stem, class_suffix, opts.version), Kind::Raw)
             }
             FileType::BlockDevice => (fname.to_string(), Kind::Block),
+            // systemd skips these; they are reported here (stat'ed through an O_PATH descriptor,
+            // never opened: opening a FIFO blocks, opening a device runs its driver).
+            FileType::Fifo | FileType::Socket | FileType::CharacterDevice => {
+                if let Ok(Some(st)) = root.stat(&path) {
+                    warnings.push(format!(
+                        "{}: {}; not an image",
+                        root.display(&path),
+                        crate::rootfs::not_regular(&st)
+                    ));
+                }
+                continue;
+            }
             _ => continue,
         };
         if name.is_empty() {

@@ -135,7 +135,7 @@ pub fn audit_full(
         os_release: os_release.clone(),
         scope: if initrd { "initrd" } else { "system" },
         arch,
-        root_display: root.host_path().display().to_string(),
+        root_display: root.display_path().display().to_string(),
     };
 
     let mi_path = opts
@@ -243,7 +243,7 @@ pub fn audit_full(
     let report = Report {
         schema: SCHEMA.into(),
         host: Host {
-            root: root.host_path().display().to_string(),
+            root: root.display_path().display().to_string(),
             systemd_version: version.to_string(),
             systemd_version_source: version_source,
             os_release,

@@ -74,19 +74,20 @@ pub fn verify_image(
         errors: vec![],
         ok: false,
     };
-    let file = match std::fs::File::open(path) {
-        Ok(f) => f,
-        Err(e) => {
-            out.errors.push(format!("cannot open: {e}"));
-            return out;
-        }
-    };
     if path.is_dir() {
         out.format = ImageFormat::Directory;
         out.errors
             .push("directory images carry no verity or signature; use `extwatch files`".into());
         return out;
     }
+    // Only a regular file is opened (never a FIFO, which would block, or a device node).
+    let file = match crate::rootfs::open_operator_file(path) {
+        Ok(f) => f,
+        Err(e) => {
+            out.errors.push(format!("cannot open: {e}"));
+            return out;
+        }
+    };
     out.size = Some(file.size());
     let hash_src = file.try_clone();
     let record = |out: &mut VerifiedImage, h: std::io::Result<String>| match h {
