@@ -460,6 +460,26 @@ fn provenance_checks(inp: &Inputs, all: &mut Outcomes) {
             )
         })
         .collect();
+    // Files systemd would load but extwatch's budget left unread: never silent (issue 8 case 10).
+    ign.extend(t.skipped.iter().map(|(p, why)| {
+        finding(
+            "trust-store-ignored-files",
+            p,
+            format!("{p} was not checked by extwatch: {why}"),
+            json!({"path": p, "reason": why, "skipped_by": "extwatch"}),
+        )
+    }));
+    if t.skipped_more > 0 {
+        ign.push(finding(
+            "trust-store-ignored-files",
+            "verity.d",
+            format!(
+                "{} more files in verity.d were not checked by extwatch (budget spent)",
+                t.skipped_more
+            ),
+            json!({"skipped_more": t.skipped_more, "skipped_by": "extwatch"}),
+        ));
+    }
     if t.certs.is_empty() {
         ign.push(finding("trust-store-ignored-files", "verity.d",
             "no verity.d directory holds a usable *.crt: systemd's userspace check can accept no signature".into(),

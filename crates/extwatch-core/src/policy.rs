@@ -166,20 +166,22 @@ pub fn unit_files(root: &RootFs, class: ImageClass) -> Vec<String> {
 /// higher-precedence directory masks the same name below; the result is sorted by file name, the
 /// order systemd applies them in.
 fn dropins(root: &RootFs, dirs: &[String]) -> Vec<String> {
-    let mut found: Vec<(String, String)> = Vec::new();
+    // A map keyed by name, not a list searched per entry: a planted directory of a million
+    // drop-ins made the old `found.iter().any(..)` quadratic (issue 8).
+    let mut found: std::collections::BTreeMap<String, String> = std::collections::BTreeMap::new();
     for dir in dirs {
         let Ok(entries) = root.read_dir(dir) else {
             continue;
         };
         for (n, _) in entries {
             let n = String::from_utf8_lossy(&n).into_owned();
-            if n.ends_with(".conf") && !found.iter().any(|(x, _)| *x == n) {
-                found.push((n.clone(), format!("{dir}/{n}")));
+            if n.ends_with(".conf") && !found.contains_key(&n) {
+                let path = format!("{dir}/{n}");
+                found.insert(n, path);
             }
         }
     }
-    found.sort();
-    found.into_iter().map(|(_, p)| p).collect()
+    found.into_values().collect()
 }
 
 /// The `--image-policy=` on the last effective `ExecStart=` of the merge service.
