@@ -102,6 +102,7 @@ pub fn analyze(
     limits: &WalkLimits,
     threads: usize,
     hash_all: bool,
+    budget: &crate::budget::RunBudget,
 ) -> Analysis {
     let mut out = Analysis::default();
     for (class, hiers) in classes {
@@ -179,12 +180,21 @@ pub fn analyze(
                     }
                 }
             }
-            let base_hashes = hashes_of(hash_subset(&base, &need, merged_here, root, hier));
+            let base_sel = budget.admit_evidence(
+                &format!("{hier} (base)"),
+                to_hash(&base, &need),
+                &mut out.errors,
+            );
+            let base_hashes = hashes_of(hash_subset(base_sel, merged_here, root, hier));
             let layer_hashes: Vec<HashMap<Vec<u8>, [u8; 32]>> = walked
                 .iter()
                 .zip(layers.iter())
                 .map(|((img, _), layer)| {
-                    let mut sel = to_hash(&layer.entries, &need);
+                    let mut sel = budget.admit_evidence(
+                        &img.name,
+                        to_hash(&layer.entries, &need),
+                        &mut out.errors,
+                    );
                     if !sel.is_empty() {
                         // A failure leaves these unhashed; the finding then says so.
                         let _ = open_content(root, img, arch)
@@ -306,15 +316,9 @@ fn hashes_of(entries: Vec<FileEntry>) -> HashMap<Vec<u8>, [u8; 32]> {
         .collect()
 }
 
-/// Hashes the base files in `need`, beneath the overlay when the hierarchy is merged.
-fn hash_subset(
-    base: &[FileEntry],
-    need: &HashSet<Vec<u8>>,
-    merged: bool,
-    root: &RootFs,
-    hier: &str,
-) -> Vec<FileEntry> {
-    let mut sel = to_hash(base, need);
+/// Hashes the base files `sel` (from [`to_hash`], admitted by the run's budget), beneath the
+/// overlay when the hierarchy is merged.
+fn hash_subset(mut sel: Vec<FileEntry>, merged: bool, root: &RootFs, hier: &str) -> Vec<FileEntry> {
     if sel.is_empty() {
         return sel;
     }

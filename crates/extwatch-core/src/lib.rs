@@ -7,6 +7,7 @@
 //! [`checks`] (findings) → [`render`] (table/JSON).
 
 pub mod analyze;
+pub mod budget;
 pub mod changes;
 pub mod checks;
 pub mod checks_content;
@@ -117,26 +118,18 @@ pub fn audit_full(
     let initrd = opts
         .initrd
         .unwrap_or_else(|| root.lstat("/etc/initrd-release").ok().flatten().is_some());
-    let os_release = ["/etc/os-release", "/usr/lib/os-release"]
-        .iter()
-        .find_map(|p| {
-            root.read_file(p, extwatch_formats::osrelease::MAX_RELEASE_SIZE as u64)
-                .ok()
-                .flatten()
-        })
-        .and_then(|d| match parse_os_release(&d) {
-            Ok(m) => Some(m),
-            Err(e) => {
-                warnings.push(format!("host os-release: {e}"));
-                None
-            }
-        });
+    let (os_release, os_release_error) = host_os_release(&root);
+    if let Some(e) = &os_release_error {
+        warnings.push(format!("host os-release: {e}"));
+    }
     let host_rel = release::HostRelease {
         os_release: os_release.clone(),
         scope: if initrd { "initrd" } else { "system" },
         arch,
         root_display: root.host_path().display().to_string(),
     };
+    // One set of per-run budgets (release bytes, bytes hashed, evidence wall clock) for all images.
+    let budget = budget::RunBudget::default();
 
     let mi_path = opts
         .mountinfo
@@ -184,7 +177,7 @@ pub fn audit_full(
             .map(|n| n.get())
             .unwrap_or(1),
     };
-    let mut images = analyze_all(&root, &found, &host_rel, version, &trust);
+    let mut images = analyze_all(&root, &found, &host_rel, version, &trust, &budget);
 
     let (hierarchies, w) = merged::hierarchies(&root, mounts.as_deref(), version);
     warnings.extend(w);
@@ -226,6 +219,7 @@ pub fn audit_full(
             &files::WalkLimits::default(),
             threads,
             opts.hash_all,
+            &budget,
         )
     });
     let (findings, checks) = if opts.checks {
@@ -254,6 +248,7 @@ pub fn audit_full(
             systemd_version: version.to_string(),
             systemd_version_source: version_source,
             os_release,
+            os_release_error,
             architecture: arch.into(),
             initrd,
             mountinfo: mounts.as_ref().map(|_| mi_path.display().to_string()),
@@ -266,6 +261,31 @@ pub fn audit_full(
     Ok((report, warnings, content))
 }
 
+/// The root's os-release as systemd's `open_os_release()` finds it: `/etc/os-release`, and
+/// `/usr/lib/os-release` only when the first does not exist. A file that exists but cannot be used
+/// (over systemd's `READ_FULL_BYTES_MAX`, unreadable, unparsable) is an error with the reason,
+/// never a silent `null` and never a fall-through to the other file (issue 8).
+fn host_os_release(
+    root: &RootFs,
+) -> (
+    Option<std::collections::BTreeMap<String, String>>,
+    Option<String>,
+) {
+    for p in ["/etc/os-release", "/usr/lib/os-release"] {
+        match root.read_file(p, extwatch_formats::osrelease::MAX_RELEASE_SIZE as u64) {
+            Ok(None) => continue,
+            Ok(Some(d)) => {
+                return match parse_os_release(&d) {
+                    Ok(m) => (Some(m), None),
+                    Err(e) => (None, Some(format!("{p}: {e}"))),
+                }
+            }
+            Err(e) => return (None, Some(format!("{p}: {e}"))),
+        }
+    }
+    (None, None)
+}
+
 /// Analyses images on up to `available_parallelism` threads (hashing dominates), keeping order.
 fn analyze_all(
     root: &RootFs,
@@ -273,6 +293,7 @@ fn analyze_all(
     host: &release::HostRelease,
     v: SystemdVersion,
     trust: &provenance::TrustCtx,
+    budget: &budget::RunBudget,
 ) -> Vec<(extwatch_model::Image, analyze::Extra)> {
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
@@ -287,7 +308,7 @@ fn analyze_all(
             s.spawn(|| loop {
                 let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 let Some(f) = found.get(i) else { break };
-                let r = analyze::analyze(root, f, host, v, trust);
+                let r = analyze::analyze(root, f, host, v, trust, budget);
                 if let Ok(mut slot) = slots[i].lock() {
                     *slot = Some(r);
                 }

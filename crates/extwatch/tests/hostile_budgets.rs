@@ -382,3 +382,171 @@ fn trust_store_over_the_byte_budget_reports_what_was_skipped() {
     assert!(out.peak_kib < 256 * 1024, "peak RSS {} KiB", out.peak_kib);
     assert!(out.read_bytes < 80 << 20, "read {} bytes", out.read_bytes);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Case 6: a sparse 1 TiB `.raw` (4 KB on disk) made `inventory` hash a terabyte (~23 minutes).
+
+#[test]
+fn terabyte_sparse_image_is_not_hashed_and_is_a_finding() {
+    let t = base_root();
+    let r = t.path();
+    let dir = r.join("var/lib/extensions");
+    std::fs::create_dir_all(&dir).unwrap();
+    // `truncate -s 1T`: no data blocks at all.
+    std::fs::File::create(dir.join("huge.raw"))
+        .unwrap()
+        .set_len(1 << 40)
+        .unwrap();
+    // A small real file next to it is still hashed.
+    write(&dir.join("small.raw"), vec![0u8; 8192]);
+    for cmd in ["inventory", "audit"] {
+        let args: Vec<OsString> = vec![
+            cmd.into(),
+            "--root".into(),
+            r.into(),
+            "--format".into(),
+            "json".into(),
+            "--systemd-version".into(),
+            "257".into(),
+            "--mountinfo".into(),
+            "/dev/null".into(),
+            "--architecture".into(),
+            "x86-64".into(),
+        ];
+        // Hashing 1 TiB took 23 minutes; the guard is 120 s.
+        let out = extwatch(&args, LIMIT);
+        let v: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+        let i = image(&v, "/var/lib/extensions/huge.raw");
+        assert_eq!(i["sha256"], Value::Null, "{i:#}");
+        assert_eq!(i["size"], 1u64 << 40, "{i:#}");
+        assert!(
+            i["allocated_size"].as_u64().unwrap() < 1 << 20,
+            "sparse: {i:#}"
+        );
+        let why = i["not_hashed"].as_str().unwrap_or_default();
+        assert!(why.contains("MAX_IMAGE_HASH"), "{i:#}");
+        let small = image(&v, "/var/lib/extensions/small.raw");
+        assert_eq!(
+            small["sha256"], "9f1dcbc35c350d6027f98be0f5c8b43b42ca52b7604459c0c42be3aa88913d47",
+            "{small:#}"
+        );
+        assert_eq!(small["not_hashed"], Value::Null);
+        // Reading a terabyte was the bug; the audit reads the superblock and little else.
+        assert!(
+            out.read_bytes < 256 << 20,
+            "{cmd} read {} bytes",
+            out.read_bytes
+        );
+        if cmd == "audit" {
+            let f = findings(&v, "extension-implausible-size");
+            assert_eq!(f.len(), 1, "{:#}", v["findings"]);
+            assert_eq!(f[0]["evidence"]["path"], "/var/lib/extensions/huge.raw");
+            assert_eq!(f[0]["evidence"]["size"], 1u64 << 40);
+            assert_eq!(f[0]["severity"], "medium");
+            assert!(f[0]["controls"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|c| c == "CM-8"));
+        }
+    }
+    // The catalogue lists the check.
+    let out = extwatch(&["checks".into()], LIMIT);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("extension-implausible-size"),
+        "extwatch checks does not list the new check"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Case 11: extension-release bombs across images (12 × 64 MB: 1.5 GB RSS, a 755 MB report).
+
+/// A release of just under systemd's 64 MiB limit: valid keys and one enormous value.
+fn release_bomb() -> Vec<u8> {
+    let mut v = b"ID=_any\nDESCRIPTION=".to_vec();
+    let target = 64 * 1024 * 1024 - 4096;
+    v.resize(target, b'A');
+    v.push(b'\n');
+    v
+}
+
+#[test]
+fn release_bombs_across_images_are_bounded_in_memory_and_report() {
+    let t = base_root();
+    let r = t.path();
+    let dir = r.join("var/lib/extensions");
+    let bomb = release_bomb();
+    // Directory images: the release is read through the root like every file.
+    for i in 0..12 {
+        sysext_tree(
+            &dir.join(format!("bomb{i:02}")),
+            &format!("bomb{i:02}"),
+            &bomb,
+        );
+    }
+    let (out, v) = audit(r, LIMIT);
+    let imgs = images(&v);
+    assert_eq!(imgs.len(), 12);
+    let mut read = 0;
+    let mut refused = 0;
+    for i in imgs {
+        if i["release"].is_null() {
+            let errs = i["errors"].to_string();
+            assert!(errs.contains("MAX_RELEASE_TOTAL"), "{i:#}");
+            refused += 1;
+        } else {
+            // Judged on the whole release, reported bounded, with a note saying what was cut.
+            assert_eq!(i["release"]["ID"], "_any");
+            let d = i["release"]["DESCRIPTION"].as_str().unwrap();
+            assert!(d.len() < 8192 && d.contains("truncated"), "{}", d.len());
+            assert!(i["release_note"].as_str().unwrap().contains("truncated"));
+            assert_eq!(i["compatible"]["ok"], true, "{i:#}");
+            read += 1;
+        }
+    }
+    // 256 MiB of budget holds 4 such files; the rest are refused with the reason.
+    assert_eq!((read, refused), (4, 8), "read {read}, refused {refused}");
+    assert!(
+        out.stdout.len() < 4 << 20,
+        "report is {} bytes",
+        out.stdout.len()
+    );
+    // Two 64 MB files in memory at a time (one per thread on two cores; a file and its parse) plus
+    // the binary: well under 1 GiB. 12 files took 1.5 GB before.
+    assert!(out.peak_kib < 768 * 1024, "peak RSS {} KiB", out.peak_kib);
+}
+
+/// Neighbours: a release over systemd's 64 MiB limit is an error with the reason (never a silent
+/// `null`), and so is the host's own os-release over the limit.
+#[test]
+fn oversized_release_and_host_os_release_are_errors_with_the_reason() {
+    let t = base_root();
+    let r = t.path();
+    let dir = r.join("var/lib/extensions");
+    let mut big = release_bomb();
+    big.resize(64 * 1024 * 1024 + 10, b'B');
+    sysext_tree(&dir.join("over"), "over", &big);
+    let (_, v) = audit(r, LIMIT);
+    let i = image(&v, "/var/lib/extensions/over");
+    assert_eq!(i["release"], Value::Null);
+    assert!(
+        i["errors"].to_string().contains("READ_FULL_BYTES_MAX"),
+        "{i:#}"
+    );
+    assert!(!findings(&v, "extension-malformed").is_empty());
+
+    // The host's os-release: over the limit → os_release null *with* os_release_error, and no
+    // fall-through to /usr/lib/os-release (systemd reads that only when /etc/os-release is absent).
+    let t2 = base_root();
+    let r2 = t2.path();
+    write(&r2.join("etc/os-release"), &big);
+    write(&r2.join("usr/lib/os-release"), "ID=decoy\n");
+    let (_, v) = audit(r2, LIMIT);
+    assert_eq!(v["host"]["os_release"], Value::Null);
+    let e = v["host"]["os_release_error"].as_str().unwrap_or_default();
+    assert!(
+        e.contains("/etc/os-release") && e.contains("larger than"),
+        "{:#}",
+        v["host"]
+    );
+}
