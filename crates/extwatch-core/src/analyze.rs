@@ -373,6 +373,43 @@ mod tests {
         assert_eq!(rfc3339(i64::MAX), None);
     }
 
+    /// The identity hash within its budgets: over the per-image cap nothing is read; past the
+    /// run's budget nothing is read; both say which budget.
+    #[test]
+    fn image_hash_respects_the_caps() {
+        let dir = tempfile::tempdir().unwrap();
+        let rw = |n: &str| {
+            std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .open(dir.path().join(n))
+                .unwrap()
+        };
+        let sparse = rw("huge.raw");
+        sparse.set_len(limits::MAX_IMAGE_HASH + 1).unwrap();
+        let b = RunBudget::default();
+        let start = std::time::Instant::now();
+        match hash_image(&sparse, limits::MAX_IMAGE_HASH + 1, &b) {
+            Err(HashSkip::Budget(w)) => assert!(w.contains("MAX_IMAGE_HASH"), "{w}"),
+            other => panic!("{other:?}"),
+        }
+        assert!(start.elapsed() < std::time::Duration::from_secs(30));
+        let small = rw("small.raw");
+        small.set_len(100).unwrap();
+        let b = RunBudget::new(0, 150, std::time::Duration::from_secs(1));
+        assert!(hash_image(&small, 100, &b).is_ok());
+        match hash_image(&small, 100, &b) {
+            Err(HashSkip::Budget(w)) => assert!(w.contains("MAX_HASH_PER_RUN"), "{w}"),
+            other => panic!("{other:?}"),
+        }
+        // A file that grows past the cap while it is hashed is stopped, not followed.
+        let grown = rw("grown.raw");
+        grown.set_len(3 * limits::CHUNK as u64).unwrap();
+        assert!(hash_file_capped(&grown, limits::CHUNK as u64).is_err());
+    }
+
     #[test]
     fn parses_root_hashes() {
         let h = "a".repeat(64);

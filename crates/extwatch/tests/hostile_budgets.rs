@@ -17,10 +17,8 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 struct Out {
-    code: i32,
     stdout: Vec<u8>,
     stderr: String,
-    elapsed: Duration,
     /// Peak resident set size of the extwatch process, KiB.
     peak_kib: u64,
     /// Bytes extwatch read through `read(2)`-family calls (`rchar` of `/proc/PID/io`), page cache
@@ -120,10 +118,8 @@ fn extwatch(args: &[OsString], limit: Duration) -> Out {
         stdout.len()
     );
     Out {
-        code,
         stdout,
         stderr,
-        elapsed,
         peak_kib,
         read_bytes,
     }
