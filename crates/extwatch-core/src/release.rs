@@ -100,7 +100,8 @@ fn read_release(
         ));
     }
     budget.take(p, size)?;
-    content.read_file(p, MAX_RELEASE)
+    // At most what was charged: a file that grew since the stat is refused, not read past it.
+    content.read_file(p, size)
 }
 
 /// The release as it goes into the report: values over [`MAX_REPORT_VALUE`] cut with a marker,

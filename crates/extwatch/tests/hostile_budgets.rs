@@ -472,12 +472,30 @@ fn release_bombs_across_images_are_bounded_in_memory_and_report() {
     let r = t.path();
     let dir = r.join("var/lib/extensions");
     let bomb = release_bomb();
-    // Directory images: the release is read through the root like every file.
-    for i in 0..12 {
+    // Directory images (the release read through the root like every file) and squashfs images
+    // (read through extwatch's reader).
+    for i in 0..10 {
         sysext_tree(
             &dir.join(format!("bomb{i:02}")),
             &format!("bomb{i:02}"),
             &bomb,
+        );
+    }
+    let src = tempfile::tempdir().unwrap();
+    for i in 10..12 {
+        let name = format!("bomb{i:02}");
+        let tree = src.path().join(&name);
+        sysext_tree(&tree, &name, &bomb);
+        let out = Command::new("mksquashfs")
+            .arg(&tree)
+            .arg(dir.join(format!("{name}.raw")))
+            .args(["-noappend", "-quiet", "-no-progress", "-comp", "zstd"])
+            .output()
+            .expect("mksquashfs (scripts/setup.sh --test)");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
         );
     }
     let (out, v) = audit(r, LIMIT);
