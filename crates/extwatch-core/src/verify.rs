@@ -76,7 +76,17 @@ pub fn verify_image(
     out.size = Some(file.size());
     // The whole-file SHA-256 is one sequential stream (one core); it runs beside the verity
     // recomputation, which uses the other cores, instead of before it.
-    let hash_src = file.try_clone();
+    // Over the identity-hash cap nothing is hashed (a sparse 1 TiB file would take 23 minutes);
+    // the error says so.
+    let cap = extwatch_formats::limits::MAX_IMAGE_HASH;
+    let hash_src = if file.size() > cap {
+        Err(std::io::Error::other(format!(
+            "not hashed: {} bytes, over the {cap}-byte cap on image hashing (MAX_IMAGE_HASH)",
+            file.size()
+        )))
+    } else {
+        file.try_clone()
+    };
     std::thread::scope(|s| {
         let hasher = s.spawn(|| crate::analyze::hash_file(&hash_src?));
         check_contents(&mut out, file, path, &file_name, ctx, arch, progress);
