@@ -109,6 +109,57 @@ impl RunBudget {
     }
 }
 
+/// Evidence bytes hashed between two looks at the clock: one batch takes a second or two, so the
+/// wall-clock budget holds to within that.
+pub const EVIDENCE_BATCH: u64 = 1 << 30;
+
+impl RunBudget {
+    /// True once [`limits::EVIDENCE_HASH_SECONDS`] have passed since evidence hashing began.
+    fn evidence_expired(&self) -> bool {
+        self.evidence_start
+            .get()
+            .is_some_and(|s| s.elapsed() > self.evidence_limit)
+    }
+
+    /// Hashes the admitted evidence files `sel` with `hash`, in batches of at most
+    /// [`EVIDENCE_BATCH`] bytes, looking at the clock before each: once the wall-clock budget is
+    /// spent the rest stay unhashed and one message in `errors` says how many. An error from
+    /// `hash` is returned as is.
+    pub fn hash_evidence(
+        &self,
+        what: &str,
+        sel: &mut [FileEntry],
+        errors: &mut Vec<String>,
+        hash: &mut dyn FnMut(&mut [FileEntry]) -> Result<(), String>,
+    ) -> Result<(), String> {
+        self.evidence_start.get_or_init(Instant::now);
+        let mut start = 0;
+        while start < sel.len() {
+            if self.evidence_expired() {
+                errors.push(format!(
+                    "{what}: {} files not hashed for evidence: the wall-clock budget for \
+                     evidence hashing (EVIDENCE_HASH_SECONDS, {} s) is spent",
+                    sel.len() - start,
+                    self.evidence_limit.as_secs()
+                ));
+                return Ok(());
+            }
+            let mut end = start;
+            let mut bytes = 0u64;
+            while let Some(e) = sel.get(end) {
+                if end > start && bytes.saturating_add(e.size) > EVIDENCE_BATCH {
+                    break;
+                }
+                bytes = bytes.saturating_add(e.size);
+                end += 1;
+            }
+            hash(&mut sel[start..end])?;
+            start = end;
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -150,6 +201,40 @@ mod tests {
             errors[0].starts_with("img: 1 files (20 bytes) not hashed"),
             "{errors:?}"
         );
+    }
+
+    /// Batches of at most a GiB, the clock looked at between them: a slow hash stops after the
+    /// batch that crossed the limit.
+    #[test]
+    fn evidence_hashing_is_batched_and_stops_on_the_clock() {
+        let b = RunBudget::new(0, u64::MAX, Duration::from_millis(100));
+        let mut sel: Vec<FileEntry> = (0..6).map(|_| file(EVIDENCE_BATCH / 2)).collect();
+        let mut errors = Vec::new();
+        let mut batches = Vec::new();
+        b.hash_evidence("img", &mut sel, &mut errors, &mut |s| {
+            batches.push(s.len());
+            std::thread::sleep(Duration::from_millis(150));
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(
+            batches,
+            vec![2],
+            "one batch of two half-GiB files, then the clock"
+        );
+        assert!(
+            errors[0].starts_with("img: 4 files not hashed"),
+            "{errors:?}"
+        );
+        // Without a clock problem every file is handed over, in order.
+        let b = RunBudget::default();
+        let mut n = 0;
+        b.hash_evidence("img", &mut sel, &mut errors, &mut |s| {
+            n += s.len();
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(n, 6);
     }
 
     #[test]

@@ -185,7 +185,14 @@ pub fn analyze(
                 to_hash(&base, &need),
                 &mut out.errors,
             );
-            let base_hashes = hashes_of(hash_subset(base_sel, merged_here, root, hier));
+            let base_hashes = hashes_of(hash_subset(
+                base_sel,
+                merged_here,
+                root,
+                hier,
+                budget,
+                &mut out.errors,
+            ));
             let layer_hashes: Vec<HashMap<Vec<u8>, [u8; 32]>> = walked
                 .iter()
                 .zip(layers.iter())
@@ -197,8 +204,11 @@ pub fn analyze(
                     );
                     if !sel.is_empty() {
                         // A failure leaves these unhashed; the finding then says so.
-                        let _ = open_content(root, img, arch)
-                            .and_then(|c| hash_files(&c, &mut sel, threads));
+                        let _ = open_content(root, img, arch).and_then(|c| {
+                            budget.hash_evidence(&img.name, &mut sel, &mut out.errors, &mut |s| {
+                                hash_files(&c, s, threads)
+                            })
+                        });
                     }
                     hashes_of(sel)
                 })
@@ -318,7 +328,14 @@ fn hashes_of(entries: Vec<FileEntry>) -> HashMap<Vec<u8>, [u8; 32]> {
 
 /// Hashes the base files `sel` (from [`to_hash`], admitted by the run's budget), beneath the
 /// overlay when the hierarchy is merged.
-fn hash_subset(mut sel: Vec<FileEntry>, merged: bool, root: &RootFs, hier: &str) -> Vec<FileEntry> {
+fn hash_subset(
+    mut sel: Vec<FileEntry>,
+    merged: bool,
+    root: &RootFs,
+    hier: &str,
+    budget: &crate::budget::RunBudget,
+    errors: &mut Vec<String>,
+) -> Vec<FileEntry> {
     if sel.is_empty() {
         return sel;
     }
@@ -329,7 +346,8 @@ fn hash_subset(mut sel: Vec<FileEntry>, merged: bool, root: &RootFs, hier: &str)
             .subroot(hier)
             .map(Content::Dir)
             .map_err(|e| e.to_string())?;
-        hash_files(&base, &mut sel, 1)?;
+        let what = format!("{hier} (base)");
+        budget.hash_evidence(&what, &mut sel, errors, &mut |s| hash_files(&base, s, 1))?;
         Ok(sel)
     });
     r.unwrap_or_default()

@@ -459,7 +459,11 @@ fn terabyte_sparse_image_is_not_hashed_and_is_a_finding() {
     let v: Value = serde_json::from_slice(&out.stdout).expect("JSON");
     let errs = v["images"][0]["errors"].to_string();
     assert!(errs.contains("MAX_IMAGE_HASH"), "{v:#}");
-    assert!(out.read_bytes < 256 << 20, "verify read {} bytes", out.read_bytes);
+    assert!(
+        out.read_bytes < 256 << 20,
+        "verify read {} bytes",
+        out.read_bytes
+    );
     // The catalogue lists the check.
     let out = extwatch(&["checks".into()], LIMIT);
     assert!(
