@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::io::Read;
 use std::os::unix::fs::MetadataExt;
 
+use extwatch_formats::limits::MAX_UNIT_FILE;
 use extwatch_model::ImageClass;
 
 use crate::rootfs::RootFs;
@@ -187,9 +188,6 @@ fn dropins(root: &RootFs, dirs: &[String]) -> Vec<String> {
     }
     found.into_values().collect()
 }
-
-/// Largest unit file or drop-in read (systemd's own unit-file limit is far lower in practice).
-const MAX_UNIT_FILE: u64 = 1024 * 1024;
 
 /// Reads `f` and applies `parse` to it, once per file (`st_dev`, `st_ino` of the opened file):
 /// a planted directory of thousands of hard links or symlinks to one 1 MiB drop-in would otherwise

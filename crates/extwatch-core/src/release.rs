@@ -14,13 +14,13 @@ use crate::version::SystemdVersion;
 /// Largest release file read (systemd's `READ_FULL_BYTES_MAX`).
 const MAX_RELEASE: u64 = extwatch_formats::osrelease::MAX_RELEASE_SIZE as u64;
 
+/// Longest release key copied into the report.
+pub use limits::MAX_REPORT_KEY;
+/// Most release keys copied into the report (the keys systemd and the checks read always are).
+pub use limits::MAX_REPORT_KEYS;
 /// Longest release value copied into the report; longer ones are cut at a character boundary and
 /// end in a marker naming the full size. Real values are a few dozen bytes.
-pub const MAX_REPORT_VALUE: usize = 4096;
-/// Most release keys copied into the report (the keys systemd and the checks read always are).
-pub const MAX_REPORT_KEYS: usize = 256;
-/// Longest release key copied into the report.
-pub const MAX_REPORT_KEY: usize = 128;
+pub use limits::MAX_REPORT_VALUE;
 
 /// Keys always kept in the report: the ones systemd's `extension_release_validate()` reads, and
 /// the identifying ones an operator looks for.
