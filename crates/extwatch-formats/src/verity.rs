@@ -385,6 +385,9 @@ pub fn compute_tree(
             let tx = tx.clone();
             let (next, consumed, stop) = (&next, &consumed, &stop);
             s.spawn(move || {
+                // A worker that panics never sends its chunk, so the main side would wait for it
+                // while the other workers wait for the main side: stop them all instead.
+                let _stop_on_panic = StopOnPanic(stop);
                 let mut buf = vec![0u8; PIECE.max(dbs)];
                 let mut scratch = Vec::new();
                 loop {
@@ -490,6 +493,17 @@ struct StopOnDrop<'a>(&'a AtomicBool);
 impl Drop for StopOnDrop<'_> {
     fn drop(&mut self) {
         self.0.store(true, Ordering::Release);
+    }
+}
+
+/// Sets its flag when dropped during a panic (a worker unwinding).
+struct StopOnPanic<'a>(&'a AtomicBool);
+
+impl Drop for StopOnPanic<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.store(true, Ordering::Release);
+        }
     }
 }
 
@@ -628,6 +642,50 @@ mod tests {
         });
         rx.recv_timeout(std::time::Duration::from_secs(60))
             .expect("compute_tree hung after a read error (or the test thread panicked)");
+    }
+
+    /// Data whose reads panic in the super-chunk at `good` (a reader bug): the panic reaches the caller; it must
+    /// not turn into a hang of the other workers and the main side waiting on each other.
+    struct Panicking {
+        size: u64,
+        good: u64,
+    }
+
+    impl ReadAt for Panicking {
+        fn read_at(&self, offset: u64, buf: &mut [u8]) -> std::io::Result<usize> {
+            // Only one super-chunk panics: the other worker carries on until the window fills.
+            let bad = self.good..self.good + SUPER_CHUNK as u64;
+            assert!(!bad.contains(&offset), "test reader panics at {offset}");
+            let n = buf
+                .len()
+                .min(usize::try_from(self.size - offset).unwrap_or(usize::MAX));
+            buf[..n].fill(0);
+            Ok(n)
+        }
+        fn size(&self) -> u64 {
+            self.size
+        }
+    }
+
+    #[test]
+    fn a_panicking_worker_does_not_hang_the_others() {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let blocks = 64 * 256;
+            let p = params(blocks);
+            let data = Panicking {
+                size: blocks * 4096,
+                good: 3 << 20,
+            };
+            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                compute_tree(&p, &data, None, 2, &|_| {})
+            }));
+            let _ = tx.send(r.is_err() || matches!(r, Ok(Err(_))));
+        });
+        let failed = rx
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .expect("compute_tree hung after a worker panicked");
+        assert!(failed);
     }
 
     /// The same with a hash device whose reads fail: the error comes from the main thread's side.
