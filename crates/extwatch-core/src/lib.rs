@@ -118,7 +118,7 @@ pub fn audit_full(
     let initrd = opts
         .initrd
         .unwrap_or_else(|| root.lstat("/etc/initrd-release").ok().flatten().is_some());
-    let (os_release, os_release_error) = host_os_release(&root);
+    let (os_release, os_release_error) = host_os_release(&root, &mut warnings);
     if let Some(e) = &os_release_error {
         warnings.push(format!("host os-release: {e}"));
     }
@@ -262,16 +262,28 @@ pub fn audit_full(
 }
 
 /// The root's os-release as systemd's `open_os_release()` finds it: `/etc/os-release`, and
-/// `/usr/lib/os-release` only when the first does not exist. A file that exists but cannot be used
-/// (over systemd's `READ_FULL_BYTES_MAX`, unreadable, unparsable) is an error with the reason,
-/// never a silent `null` and never a fall-through to the other file (issue 8).
+/// `/usr/lib/os-release` only when the first does not exist. A regular file that exists but cannot
+/// be used (over systemd's `READ_FULL_BYTES_MAX`, unreadable, unparsable) is an error with the
+/// reason, never a silent `null` and never a fall-through to the other file (issue 8). A FIFO,
+/// socket or device there is never opened (systemd would block on it); it is skipped with a
+/// warning, as before, and the next file is used.
 fn host_os_release(
     root: &RootFs,
+    warnings: &mut Vec<String>,
 ) -> (
     Option<std::collections::BTreeMap<String, String>>,
     Option<String>,
 ) {
     for p in ["/etc/os-release", "/usr/lib/os-release"] {
+        if let Ok(Some(st)) = root.stat(p) {
+            if rustix::fs::FileType::from_raw_mode(st.st_mode) != rustix::fs::FileType::RegularFile
+            {
+                warnings.push(format!(
+                    "host os-release: {p} is not a regular file; skipped"
+                ));
+                continue;
+            }
+        }
         match root.read_file(p, extwatch_formats::osrelease::MAX_RELEASE_SIZE as u64) {
             Ok(None) => continue,
             Ok(Some(d)) => {
