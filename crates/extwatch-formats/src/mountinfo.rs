@@ -99,7 +99,7 @@ pub fn parse_mountinfo(data: &[u8]) -> Result<Vec<MountEntry>, MountinfoError> {
 /// Parses a whole mountinfo file, skipping (and listing) malformed lines. One odd line — a FUSE
 /// mount with an empty source was enough before this parser read fields by position — must not
 /// throw away the rest of the table and with it the merge state of every hierarchy (issue 8 case 9).
-/// Only the size and line-count caps fail the whole table.
+/// Only the size and line-count caps, and a file in which no line parses, fail the whole table.
 pub fn parse_mountinfo_table(data: &[u8]) -> Result<MountTable, MountinfoError> {
     if data.len() > MAX_MOUNTINFO_SIZE {
         return Err(MountinfoError::TooLarge(data.len()));
@@ -123,6 +123,13 @@ pub fn parse_mountinfo_table(data: &[u8]) -> Result<MountTable, MountinfoError> 
                     });
                 }
             }
+        }
+    }
+    // Not one line parsed: this is not a mount table (a wrong file, or garbage), so it is an
+    // error rather than an empty table that would read as "nothing is mounted".
+    if t.mounts.is_empty() {
+        if let Some(e) = t.skipped.first() {
+            return Err(e.clone());
         }
     }
     Ok(t)
@@ -348,5 +355,7 @@ mod tests {
         assert!(parse_mountinfo(table.as_bytes()).is_err());
         let ok = table.replace("garbage line\n", "");
         assert_eq!(parse_mountinfo(ok.as_bytes()).unwrap().len(), 3);
+        // Nothing but junk is not a mount table.
+        assert!(parse_mountinfo_table(b"garbage line\nmore\n").is_err());
     }
 }
