@@ -551,6 +551,50 @@ mod tests {
         assert!(validate("a", s, Some(&rel(&[("ID", "arch")])), &rolling, V257).is_ok());
     }
 
+    /// The report copy is bounded whatever the release holds: values cut at a character boundary
+    /// with a marker, keys over the caps dropped, the keys systemd compares always kept.
+    #[test]
+    fn report_copy_is_bounded() {
+        let mut r = BTreeMap::new();
+        r.insert("ID".to_string(), "debian".to_string());
+        // "A" sorts before the 1,000 filler keys, so it is among the keys kept.
+        r.insert("A".to_string(), "é".repeat(MAX_REPORT_VALUE));
+        r.insert("K".repeat(MAX_REPORT_KEY + 1), "x".into());
+        for i in 0..1000 {
+            r.insert(format!("A{i:04}"), "v".into());
+        }
+        r.insert("VERSION_ID".to_string(), "13".to_string());
+        let (out, note) = for_report(r);
+        assert_eq!(out.len(), MAX_REPORT_KEYS);
+        assert_eq!(out["ID"], "debian");
+        assert_eq!(out["VERSION_ID"], "13");
+        let d = &out["A"];
+        assert!(d.len() < MAX_REPORT_VALUE + 64, "{}", d.len());
+        assert!(d.ends_with(&format!(
+            "[extwatch: truncated, {} bytes]",
+            2 * MAX_REPORT_VALUE
+        )));
+        let note = note.unwrap();
+        assert!(
+            note.contains("1 values") && note.contains("dropped"),
+            "{note}"
+        );
+        let (small, none) = for_report(rel(&[("ID", "x")]));
+        assert_eq!((small.len(), none), (1, None));
+    }
+
+    #[test]
+    fn release_budget_is_shared_and_says_why() {
+        let b = ReleaseBudget::new(100);
+        assert!(b.take("/a", 60).is_ok());
+        let e = b.take("/b", 50).unwrap_err();
+        assert!(
+            e.contains("MAX_RELEASE_TOTAL") && e.contains("40 left"),
+            "{e}"
+        );
+        assert!(b.take("/c", 40).is_ok());
+    }
+
     #[test]
     fn base_names() {
         assert_eq!(base_image_name("foo_1.2.raw"), "foo");
