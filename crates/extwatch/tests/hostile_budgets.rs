@@ -3,9 +3,12 @@
 //! thousands of hard links to one certificate, extension-release bombs across many images.
 //!
 //! Each run goes through the CLI under `/usr/bin/time -f %M` (package `time`, in `scripts/setup.sh
-//! --test`), so the child's peak RSS is measured by the kernel (`wait4` rusage), and under a
-//! wall-clock limit that is a generous hang guard, not a performance assertion. Every run must end
-//! with exit 0 or 1, no signal, no panic, and valid JSON.
+//! --test`), so the child's peak RSS is measured by the kernel (`wait4` rusage), and the bytes it
+//! read (`rchar`) come from `/proc/PID/io` of the shell that reaped it. Time limits are generous
+//! hang guards, not performance assertions: the assertions are on bytes read, peak RSS and report
+//! size, which do not depend on the machine. Every run must end with exit 0 or 1, no signal, no
+//! panic, and valid JSON. Case 7 (verity workers hanging) is tested in `extwatch-formats`
+//! (`verity::tests`), where a reader can fail on demand.
 
 use std::ffi::OsString;
 use std::io::Read;
