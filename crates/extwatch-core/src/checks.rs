@@ -509,7 +509,11 @@ fn provenance_checks(inp: &Inputs, all: &mut Outcomes) {
             json!({"skipped_more": t.skipped_more, "skipped_by": "extwatch"}),
         ));
     }
-    if t.certs.is_empty() {
+    if t.certs.is_empty() && (!t.skipped.is_empty() || t.skipped_more > 0) {
+        ign.push(finding("trust-store-ignored-files", "verity.d",
+            "no *.crt in verity.d could be checked within extwatch's budget: which certificates systemd would accept is unknown".into(),
+            json!({"directories": crate::trust::VERITY_DIRS, "present": t.dirs_present, "skipped_by": "extwatch"})));
+    } else if t.certs.is_empty() {
         ign.push(finding("trust-store-ignored-files", "verity.d",
             "no verity.d directory holds a usable *.crt: systemd's userspace check can accept no signature".into(),
             json!({"directories": crate::trust::VERITY_DIRS, "present": t.dirs_present})));
