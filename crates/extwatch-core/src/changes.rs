@@ -114,6 +114,7 @@ pub fn analyze(
     limits: &WalkLimits,
     threads: usize,
     hash_all: bool,
+    budget: &crate::budget::RunBudget,
 ) -> Analysis {
     let mut out = Analysis::default();
     for (class, hiers) in classes {
@@ -190,7 +191,19 @@ pub fn analyze(
                     }
                 }
             }
-            let base_hashes = hashes_of(hash_subset(&base, &need, merged_here, root, hier));
+            let base_sel = budget.admit_evidence(
+                &format!("{hier} (base)"),
+                to_hash(&base, &need),
+                &mut out.errors,
+            );
+            let base_hashes = hashes_of(hash_subset(
+                base_sel,
+                merged_here,
+                root,
+                hier,
+                budget,
+                &mut out.errors,
+            ));
             let layer_hashes: Vec<HashMap<Vec<u8>, [u8; 32]>> = walked
                 .iter()
                 .zip(layers.iter())
@@ -200,10 +213,14 @@ pub fn analyze(
                     for e in &mut sel {
                         e.path = in_root_path(hier, &e.path).into_bytes();
                     }
+                    let mut sel = budget.admit_evidence(&img.name, sel, &mut out.errors);
                     if !sel.is_empty() {
                         // A failure leaves these unhashed; the finding then says so.
-                        let _ = open_content(root, img, arch)
-                            .and_then(|c| hash_files(&c, &mut sel, threads));
+                        let _ = open_content(root, img, arch).and_then(|c| {
+                            budget.hash_evidence(&img.name, &mut sel, &mut out.errors, &mut |s| {
+                                hash_files(&c, s, threads)
+                            })
+                        });
                     }
                     for e in &mut sel {
                         e.path = hier_relative(hier, &e.path);
@@ -324,15 +341,16 @@ fn hashes_of(entries: Vec<FileEntry>) -> HashMap<Vec<u8>, [u8; 32]> {
         .collect()
 }
 
-/// Hashes the base files in `need`, beneath the overlay when the hierarchy is merged.
+/// Hashes the base files `sel` (from [`to_hash`], admitted by the run's budget), beneath the
+/// overlay when the hierarchy is merged.
 fn hash_subset(
-    base: &[FileEntry],
-    need: &HashSet<Vec<u8>>,
+    mut sel: Vec<FileEntry>,
     merged: bool,
     root: &RootFs,
     hier: &str,
+    budget: &crate::budget::RunBudget,
+    errors: &mut Vec<String>,
 ) -> Vec<FileEntry> {
-    let mut sel = to_hash(base, need);
     if sel.is_empty() {
         return sel;
     }
@@ -341,7 +359,8 @@ fn hash_subset(
             .subroot(hier)
             .map(Content::Dir)
             .map_err(|e| e.to_string())?;
-        hash_files(&base, &mut sel, 1)?;
+        let what = format!("{hier} (base)");
+        budget.hash_evidence(&what, &mut sel, errors, &mut |s| hash_files(&base, s, 1))?;
         Ok(sel)
     });
     r.unwrap_or_default()

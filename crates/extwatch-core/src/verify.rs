@@ -89,7 +89,17 @@ pub fn verify_image(
         }
     };
     out.size = Some(file.size());
-    let hash_src = file.try_clone();
+    // Over the identity-hash cap nothing is hashed (a sparse 1 TiB file would take 23 minutes);
+    // the error says so.
+    let cap = extwatch_formats::limits::MAX_IMAGE_HASH;
+    let hash_src = if file.size() > cap {
+        Err(std::io::Error::other(format!(
+            "not hashed: {} bytes, over the {cap}-byte cap on image hashing (MAX_IMAGE_HASH)",
+            file.size()
+        )))
+    } else {
+        file.try_clone()
+    };
     let record = |out: &mut VerifiedImage, h: std::io::Result<String>| match h {
         Ok(h) => out.sha256 = Some(h),
         Err(e) => out.errors.push(format!("cannot hash: {e}")),

@@ -26,6 +26,10 @@
 //! | [`MAX_HASH_PER_RUN`] | 256 GiB | bytes hashed for identity and evidence in one run |
 //! | [`EVIDENCE_HASH_SECONDS`] | 600 | wall clock spent hashing evidence in one run |
 //! | [`IMPLAUSIBLE_IMAGE_SIZE`] | 16 GiB | a sysext/confext larger than this is itself worth a finding |
+//! | [`EVIDENCE_BATCH`] | 1 GiB | evidence bytes hashed between two looks at the evidence clock |
+//! | [`MAX_REPORT_VALUE`] | 4 KiB | a release value copied into the report (longer: cut, with a marker) |
+//! | [`MAX_REPORT_KEYS`] / [`MAX_REPORT_KEY`] | 256 / 128 | release keys copied into the report, and their length |
+//! | [`MAX_UNIT_FILE`] | 1 MiB | a unit file or drop-in read for the image policy (each file read once) |
 
 /// Most entries (directory entries, inodes) an image may have.
 pub const MAX_ENTRIES: usize = 1 << 22;
@@ -70,3 +74,14 @@ pub const MAX_HASH_PER_RUN: u64 = 256 * 1024 * 1024 * 1024;
 pub const EVIDENCE_HASH_SECONDS: u64 = 600;
 /// An extension image larger than this is itself worth a finding (real ones are MiBs to a few GiB).
 pub const IMPLAUSIBLE_IMAGE_SIZE: u64 = 16 * 1024 * 1024 * 1024;
+/// Evidence bytes hashed between two looks at the [`EVIDENCE_HASH_SECONDS`] clock (one batch
+/// takes a second or two, so the clock holds to within that).
+pub const EVIDENCE_BATCH: u64 = 1 << 30;
+/// Longest extension-release value copied into the report; the verdict uses the whole value.
+pub const MAX_REPORT_VALUE: usize = 4096;
+/// Most extension-release keys copied into the report (the ones systemd compares come first).
+pub const MAX_REPORT_KEYS: usize = 256;
+/// Longest extension-release key copied into the report.
+pub const MAX_REPORT_KEY: usize = 128;
+/// Largest unit file or drop-in read when working out the effective image policy.
+pub const MAX_UNIT_FILE: u64 = 1024 * 1024;
