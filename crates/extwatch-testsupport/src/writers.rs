@@ -135,8 +135,79 @@ fn long_target(len: usize) -> String {
 /// them out): 255, 256, 300, 1000 and 4095 bytes.
 pub const LONG_SYMLINK_LENGTHS: [usize; 5] = [255, 256, 300, 1000, 4095];
 
-/// Builds the rich tree under `root` (created; must not exist). Needs root (device nodes, chown,
-/// setcap). Returns notes on what could not be set.
+/// Which version of the rich tree an image is made from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum TreeKind {
+    /// Everything.
+    Full,
+    /// Without `symlinks/long/`: controls for readers that refuse long symlink targets, so the rest
+    /// of the tree is still checked on them.
+    ShortLinks,
+    /// The longest names 254 bytes instead of 255: erofs-utils 1.5 fails on 255-byte names
+    /// ("Could not format the device: No such file or directory"), an off-by-one of that writer.
+    Names254,
+}
+
+impl TreeKind {
+    /// All kinds.
+    pub const ALL: [TreeKind; 3] = [TreeKind::Full, TreeKind::ShortLinks, TreeKind::Names254];
+
+    /// Directory name of this tree.
+    pub fn dir_name(self) -> &'static str {
+        match self {
+            TreeKind::Full => "tree",
+            TreeKind::ShortLinks => "tree-short-links",
+            TreeKind::Names254 => "tree-names-254",
+        }
+    }
+
+    /// The tree holds `symlinks/long/`.
+    pub fn long_symlinks(self) -> bool {
+        self != TreeKind::ShortLinks
+    }
+
+    /// Length of the longest names.
+    pub fn max_name(self) -> usize {
+        if self == TreeKind::Names254 {
+            254
+        } else {
+            255
+        }
+    }
+}
+
+/// A built tree and its tars.
+#[derive(Debug, Clone)]
+pub struct TreePaths {
+    /// The directory.
+    pub src: PathBuf,
+    /// pax tar with xattrs and GNU sparse files.
+    pub tar: PathBuf,
+    /// pax tar with xattrs, without sparse encoding (mksquashfs `-tar` cannot read GNU sparse
+    /// members: "Failed to read tar file …, the tarfile appears to be truncated or corrupted").
+    pub tar_plain: PathBuf,
+}
+
+/// Builds tree `kind` and its tars in `work`.
+pub fn build_tree(work: &Path, kind: TreeKind) -> io::Result<(TreePaths, TreeInfo)> {
+    let src = work.join(kind.dir_name());
+    let info = build_rich_tree(&src, kind)?;
+    let tar = work.join(format!("{}.tar", kind.dir_name()));
+    let tar_plain = work.join(format!("{}-plain.tar", kind.dir_name()));
+    make_tar(&src, &tar, true)?;
+    make_tar(&src, &tar_plain, false)?;
+    Ok((
+        TreePaths {
+            src,
+            tar,
+            tar_plain,
+        },
+        info,
+    ))
+}
+
+/// Builds the rich tree `kind` under `root` (created; must not exist). Needs root (device nodes,
+/// chown, setcap). Returns notes on what could not be set. The content is deterministic.
 ///
 /// Layout: `bin/` (copies of host binaries, one with a file capability), `sizes/` (block-boundary
 /// sizes), `sparse/` (holes and all-zero files), `modes/` (every mode bit on files and directories),
@@ -144,7 +215,7 @@ pub const LONG_SYMLINK_LENGTHS: [usize; 5] = [255, 256, 300, 1000, 4095];
 /// `symlinks/` (short, dangling, non-UTF-8, and `long/` up to 4095 bytes), `names/` (255-byte,
 /// non-UTF-8 and odd names), `deep/` (100 levels), `dev/` (char/block devices, FIFO, socket),
 /// `bigdir/` (300 entries), `dup/` (identical files).
-pub fn build_rich_tree(root: &Path) -> io::Result<TreeInfo> {
+pub fn build_rich_tree(root: &Path, kind: TreeKind) -> io::Result<TreeInfo> {
     let mut info = TreeInfo::default();
     fs::create_dir_all(root)?;
     chmod(root, 0o755)?;
@@ -298,15 +369,21 @@ pub fn build_rich_tree(root: &Path) -> io::Result<TreeInfo> {
     symlink("../modes", sl.join("to-dir"))?;
     symlink("x", sl.join("one-byte"))?;
     symlink(bytes_path(Path::new(""), b"tgt-\xff\xfe"), sl.join("non-utf8-target"))?;
-    let long = d("symlinks/long")?;
-    for n in LONG_SYMLINK_LENGTHS {
-        symlink(long_target(n), long.join(format!("len-{n}")))?;
+    if kind.long_symlinks() {
+        let long = d("symlinks/long")?;
+        for n in LONG_SYMLINK_LENGTHS {
+            symlink(long_target(n), long.join(format!("len-{n}")))?;
+        }
     }
 
     // Names.
     let names = d("names")?;
-    fs::write(names.join("n".repeat(255)), b"255\n")?;
-    fs::write(names.join(format!("{}x", "é".repeat(127))), b"utf8-255\n")?;
+    let max = kind.max_name();
+    fs::write(names.join("n".repeat(max)), b"longest\n")?;
+    let utf8 = format!("{}{}", "é".repeat(127), "x".repeat(max - 254));
+    fs::write(names.join(utf8), b"utf8-longest\n")?;
+    fs::create_dir(names.join("d".repeat(max)))?;
+    fs::write(names.join("d".repeat(max)).join("f".repeat(max)), b"nested\n")?;
     for raw in [
         &b"latin1-caf\xe9"[..],
         b"\xff\xfe",
@@ -376,23 +453,32 @@ pub fn build_rich_tree(root: &Path) -> io::Result<TreeInfo> {
     Ok(info)
 }
 
-/// Makes a pax tar of `src` at `tar` with xattrs (capabilities, SELinux labels) and sparse files.
-/// GNU tar skips the socket, which is what a tar can hold.
-pub fn make_tar(src: &Path, tar: &Path) -> io::Result<()> {
-    let o = Command::new("tar")
-        .args([
-            "--create",
-            "--format=pax",
-            "--xattrs",
-            "--xattrs-include=*",
-            "--numeric-owner",
-            "--sparse",
-        ])
+/// Makes a pax tar of `src` at `tar` with xattrs (capabilities, SELinux labels), GNU sparse
+/// members when `sparse`. Members are named without a leading `./` and the root directory has no
+/// member (mksquashfs `-tar` refuses a `.` member). GNU tar skips the socket: a tar cannot hold one.
+pub fn make_tar(src: &Path, tar: &Path, sparse: bool) -> io::Result<()> {
+    let mut top: Vec<std::ffi::OsString> = fs::read_dir(src)?
+        .map(|e| e.map(|e| e.file_name()))
+        .collect::<io::Result<_>>()?;
+    top.sort();
+    let mut cmd = Command::new("tar");
+    cmd.args([
+        "--create",
+        "--format=pax",
+        "--xattrs",
+        "--xattrs-include=*",
+        "--numeric-owner",
+    ]);
+    if sparse {
+        cmd.arg("--sparse");
+    }
+    let o = cmd
         .arg("--file")
         .arg(tar)
         .arg("-C")
         .arg(src)
-        .arg(".")
+        .arg("--")
+        .args(&top)
         .output()?;
     // Exit status 1 = "some files differ/were skipped" (the socket); 2 = fatal.
     if o.status.code().is_some_and(|c| c <= 1) && tar.exists() {
@@ -436,14 +522,14 @@ pub enum Host {
 /// How an image is made.
 #[derive(Debug, Clone)]
 pub enum Recipe {
-    /// `argv` with `{src}`, `{tar}` and `{out}` replaced; `stdin_tar` feeds the tar on stdin.
+    /// `argv` with `{src}`, `{tar}`, `{tar_plain}` and `{out}` replaced (see [`TreePaths`]).
     Tool {
         /// Where the tool runs.
         host: Host,
         /// Command line with placeholders.
         argv: Vec<String>,
-        /// Feed `{tar}` on stdin.
-        stdin_tar: bool,
+        /// A placeholder (`{tar}`, `{tar_plain}`) whose file is fed on stdin.
+        stdin: Option<&'static str>,
     },
     /// A GPT (made with sfdisk) with one partition of `part_type` holding the image of variant
     /// `inner` (which must come earlier in the list).
@@ -469,8 +555,8 @@ pub struct Variant {
     /// For an image the kernel cannot mount (squashfs lzma): the variant made the same way with
     /// another compressor, whose kernel view is the truth for this one too.
     pub proxy: Option<String>,
-    /// The image holds `symlinks/long/` (targets of 255–4095 bytes).
-    pub long_symlinks: bool,
+    /// The tree it is made from.
+    pub tree: TreeKind,
 }
 
 /// root-x86-64 GPT partition type.
@@ -482,7 +568,15 @@ fn tool(host: Host, argv: &[&str]) -> Recipe {
     Recipe::Tool {
         host,
         argv: argv.iter().map(|s| s.to_string()).collect(),
-        stdin_tar: false,
+        stdin: None,
+    }
+}
+
+fn tool_stdin(host: Host, argv: &[&str], stdin: &'static str) -> Recipe {
+    Recipe::Tool {
+        host,
+        argv: argv.iter().map(|s| s.to_string()).collect(),
+        stdin: Some(stdin),
     }
 }
 
@@ -492,7 +586,7 @@ fn variant(name: &str, fs: FsType, recipe: Recipe) -> Variant {
         fs,
         recipe,
         proxy: None,
-        long_symlinks: true,
+        tree: TreeKind::Full,
     }
 }
 
@@ -532,22 +626,24 @@ pub fn listed_compressors(program: &str, help_arg: &str) -> Vec<String> {
     out
 }
 
+const MKSQ: [&str; 6] = [
+    "mksquashfs",
+    "{src}",
+    "{out}",
+    "-noappend",
+    "-quiet",
+    "-no-progress",
+];
+
 /// Every writer variant this suite builds. `ng` says whether squashfs-tools-ng is installed.
 pub fn variants(ng: bool) -> Vec<Variant> {
     use FsType::{Erofs, Squashfs};
     use Host::{Host as H, Trixie as T};
     let mut v = Vec::new();
-    let mks = |extra: &[&str]| -> Recipe {
-        let mut a = vec![
-            "mksquashfs",
-            "{src}",
-            "{out}",
-            "-noappend",
-            "-quiet",
-            "-no-progress",
-        ];
+    let mks = |host: Host, extra: &[&str]| -> Recipe {
+        let mut a = MKSQ.to_vec();
         a.extend_from_slice(extra);
-        tool(H, &a)
+        tool(host, &a)
     };
     let mut comps = listed_compressors("mksquashfs", "-help");
     if comps.is_empty() {
@@ -559,7 +655,7 @@ pub fn variants(ng: bool) -> Vec<Variant> {
         let mut x = variant(
             &format!("mksquashfs-{c}"),
             Squashfs,
-            mks(&["-comp", c.as_str()]),
+            mks(H, &["-comp", c.as_str()]),
         );
         if c == "lzma" {
             x.proxy = Some("mksquashfs-gzip".into());
@@ -577,58 +673,52 @@ pub fn variants(ng: bool) -> Vec<Variant> {
         ("mksquashfs-no-xattrs", &["-no-xattrs"]),
         ("mksquashfs-no-sparse-lz4", &["-no-sparse", "-comp", "lz4"]),
     ] {
-        v.push(variant(name, Squashfs, mks(extra)));
+        v.push(variant(name, Squashfs, mks(H, extra)));
     }
-    // Control: the tree without the long symlinks, so the other features are checked on readers
-    // that refuse long symlink targets.
-    for (name, extra) in [
-        ("mksquashfs-gzip-short-links", &[][..]),
-        ("mksquashfs-xz-1m-short-links", &["-comp", "xz", "-b", "1M"]),
-    ] {
-        let mut a = vec!["-wildcards", "-e", "symlinks/long"];
-        a.extend_from_slice(extra);
-        let mut x = variant(name, Squashfs, mks(&a));
-        x.long_symlinks = false;
-        v.push(x);
-    }
+    let mks_tar = [
+        "mksquashfs",
+        "-",
+        "{out}",
+        "-tar",
+        "-noappend",
+        "-quiet",
+        "-no-progress",
+        "-comp",
+        "zstd",
+    ];
     v.push(variant(
         "mksquashfs-tar-zstd",
         Squashfs,
-        Recipe::Tool {
-            host: H,
-            argv: [
-                "mksquashfs",
-                "-",
-                "{out}",
-                "-tar",
-                "-noappend",
-                "-quiet",
-                "-no-progress",
-                "-comp",
-                "zstd",
-            ]
-            .map(String::from)
-            .to_vec(),
-            stdin_tar: true,
-        },
+        tool_stdin(H, &mks_tar, "{tar_plain}"),
     ));
     v.push(variant(
         "mksquashfs46-xz",
         Squashfs,
-        tool(
-            T,
-            &[
-                "mksquashfs",
-                "{src}",
-                "{out}",
-                "-noappend",
-                "-quiet",
-                "-no-progress",
-                "-comp",
-                "xz",
-            ],
-        ),
+        mks(T, &["-comp", "xz"]),
     ));
+    let gen = |c: &str, extra: &[&str]| -> Recipe {
+        let mut a = vec![
+            "gensquashfs",
+            "--pack-dir",
+            "{src}",
+            "--keep-xattr",
+            "--keep-time",
+            "--quiet",
+            "--force",
+            "-c",
+            c,
+        ];
+        a.extend_from_slice(extra);
+        a.push("{out}");
+        tool(H, &a)
+    };
+    let t2s = |c: &str| -> Recipe {
+        tool_stdin(
+            H,
+            &["tar2sqfs", "--quiet", "--force", "-c", c, "{out}"],
+            "{tar}",
+        )
+    };
     if ng {
         let mut ng_comps = listed_compressors("tar2sqfs", "--help");
         if ng_comps.is_empty() {
@@ -637,40 +727,12 @@ pub fn variants(ng: bool) -> Vec<Variant> {
                 .to_vec();
         }
         for c in &ng_comps {
-            let mut x = variant(
-                &format!("gensquashfs-{c}"),
-                Squashfs,
-                tool(
-                    H,
-                    &[
-                        "gensquashfs",
-                        "--pack-dir",
-                        "{src}",
-                        "--keep-xattr",
-                        "--keep-time",
-                        "--quiet",
-                        "--force",
-                        "-c",
-                        c,
-                        "{out}",
-                    ],
-                ),
-            );
+            let mut x = variant(&format!("gensquashfs-{c}"), Squashfs, gen(c, &[]));
             if c == "lzma" {
                 x.proxy = Some("gensquashfs-gzip".into());
             }
             v.push(x);
-            let mut x = variant(
-                &format!("tar2sqfs-{c}"),
-                Squashfs,
-                Recipe::Tool {
-                    host: H,
-                    argv: ["tar2sqfs", "--quiet", "--force", "-c", c, "{out}"]
-                        .map(String::from)
-                        .to_vec(),
-                    stdin_tar: true,
-                },
-            );
+            let mut x = variant(&format!("tar2sqfs-{c}"), Squashfs, t2s(c));
             if c == "lzma" {
                 x.proxy = Some("tar2sqfs-gzip".into());
             }
@@ -679,24 +741,34 @@ pub fn variants(ng: bool) -> Vec<Variant> {
         v.push(variant(
             "gensquashfs-zstd-1m-no-tailpack",
             Squashfs,
-            tool(
-                H,
-                &[
-                    "gensquashfs",
-                    "--pack-dir",
-                    "{src}",
-                    "--keep-xattr",
-                    "--quiet",
-                    "--force",
-                    "-c",
-                    "zstd",
-                    "-b",
-                    "1048576",
-                    "--no-tail-packing",
-                    "{out}",
-                ],
-            ),
+            gen("zstd", &["-b", "1048576", "--no-tail-packing"]),
         ));
+    }
+    // Controls: the tree without the long symlinks, so that the rest of the tree is checked on
+    // readers that refuse long symlink targets (one per writer, the odd block sizes included).
+    let mut controls = vec![
+        ("mksquashfs-gzip-short-links", mks(H, &[])),
+        (
+            "mksquashfs-xz-1m-short-links",
+            mks(H, &["-comp", "xz", "-b", "1M"]),
+        ),
+        (
+            "mksquashfs-lz4-4k-uncompressed-short-links",
+            mks(H, &["-comp", "lz4", "-b", "4K", "-noI", "-noD", "-noF", "-noX"]),
+        ),
+        (
+            "mksquashfs-tar-zstd-short-links",
+            tool_stdin(H, &mks_tar, "{tar_plain}"),
+        ),
+    ];
+    if ng {
+        controls.push(("gensquashfs-zstd-short-links", gen("zstd", &[])));
+        controls.push(("tar2sqfs-xz-short-links", t2s("xz")));
+    }
+    for (name, recipe) in controls {
+        let mut x = variant(name, Squashfs, recipe);
+        x.tree = TreeKind::ShortLinks;
+        v.push(x);
     }
 
     let erofs = |host: Host, extra: &[&str]| -> Recipe {
@@ -715,7 +787,9 @@ pub fn variants(ng: bool) -> Vec<Variant> {
         ("erofs15-chunk-4k", &["--chunksize=4096"]),
         ("erofs15-no-xattrs", &["-x-1"]),
     ] {
-        v.push(variant(name, Erofs, erofs(H, extra)));
+        let mut x = variant(name, Erofs, erofs(H, extra));
+        x.tree = TreeKind::Names254;
+        v.push(x);
     }
     for (name, extra) in [
         ("erofs18-plain", &[][..]),
@@ -727,6 +801,11 @@ pub fn variants(ng: bool) -> Vec<Variant> {
         ("erofs18-zstd", &["-zzstd"]),
         ("erofs18-lz4hc-ztailpacking", &["-zlz4hc", "-Eztailpacking"]),
         ("erofs18-lz4-fragments", &["-zlz4", "-Efragments"]),
+        // The pair of issue 14: lzma with big clusters and tail packing, with and without fragments.
+        (
+            "erofs18-lzma-C64k-ztailpacking",
+            &["-zlzma", "-C65536", "-Eztailpacking"],
+        ),
         (
             "erofs18-lzma-fragments",
             &["-zlzma", "-C65536", "-Eztailpacking,fragments"],
@@ -739,7 +818,10 @@ pub fn variants(ng: bool) -> Vec<Variant> {
         ("erofs18-chunk-64k", &["--chunksize=65536"]),
         ("erofs18-b1024", &["-b1024"]),
         ("erofs18-b2048-lz4", &["-b2048", "-zlz4"]),
-        ("erofs18-b1024-zstd-ztailpacking", &["-b1024", "-zzstd", "-Eztailpacking"]),
+        (
+            "erofs18-b1024-zstd-ztailpacking",
+            &["-b1024", "-zzstd", "-Eztailpacking"],
+        ),
         ("erofs18-no-xattrs", &["-x-1"]),
     ] {
         v.push(variant(name, Erofs, erofs(T, extra)));
@@ -762,11 +844,18 @@ pub fn variants(ng: bool) -> Vec<Variant> {
 
     for (name, inner, fs, part_type, usr) in [
         ("ddi-root-squashfs", "mksquashfs-zstd", Squashfs, ROOT_X86_64, false),
+        (
+            "ddi-root-squashfs-short-links",
+            "mksquashfs-gzip-short-links",
+            Squashfs,
+            ROOT_X86_64,
+            false,
+        ),
         ("ddi-root-erofs", "erofs18-lz4hc", Erofs, ROOT_X86_64, false),
         ("ddi-usr-squashfs", "mksquashfs-xz", Squashfs, USR_X86_64, true),
         ("ddi-usr-erofs", "erofs18-zstd", Erofs, USR_X86_64, true),
     ] {
-        v.push(variant(
+        let mut x = variant(
             name,
             fs,
             Recipe::Ddi {
@@ -774,7 +863,11 @@ pub fn variants(ng: bool) -> Vec<Variant> {
                 part_type,
                 usr,
             },
-        ));
+        );
+        if name.ends_with("-short-links") {
+            x.tree = TreeKind::ShortLinks;
+        }
+        v.push(x);
     }
     v
 }
@@ -782,12 +875,11 @@ pub fn variants(ng: bool) -> Vec<Variant> {
 /// Byte offset of the file system inside a DDI made by [`build_variant`].
 pub const DDI_FS_OFFSET: u64 = 2048 * 512;
 
-/// Builds `v` at `out`. `src` is the tree, `tar` its tar, `built` finds the image of an earlier
-/// variant (for DDIs). `work` must contain `src`, `tar` and `out` (it is bound into the chroot).
+/// Builds `v` at `out` from `tree` (the paths of `v.tree`). `built` finds the image of an earlier
+/// variant (for DDIs). `work` must contain the tree, its tars and `out` (it is bound into the chroot).
 pub fn build_variant(
     v: &Variant,
-    src: &Path,
-    tar: &Path,
+    tree: &TreePaths,
     out: &Path,
     work: &Path,
     trixie: &Path,
@@ -795,33 +887,28 @@ pub fn build_variant(
 ) -> io::Result<()> {
     let _ = fs::remove_file(out);
     match &v.recipe {
-        Recipe::Tool {
-            host,
-            argv,
-            stdin_tar,
-        } => {
-            let argv: Vec<String> = argv
-                .iter()
-                .map(|a| {
-                    a.replace("{src}", &src.to_string_lossy())
-                        .replace("{tar}", &tar.to_string_lossy())
-                        .replace("{out}", &out.to_string_lossy())
-                })
-                .collect();
+        Recipe::Tool { host, argv, stdin } => {
+            let fill = |a: &str| -> String {
+                a.replace("{src}", &tree.src.to_string_lossy())
+                    .replace("{tar_plain}", &tree.tar_plain.to_string_lossy())
+                    .replace("{tar}", &tree.tar.to_string_lossy())
+                    .replace("{out}", &out.to_string_lossy())
+            };
+            let argv: Vec<String> = argv.iter().map(|a| fill(a)).collect();
+            let stdin = stdin.map(|s| PathBuf::from(fill(s)));
             let o = match host {
                 Host::Host => {
                     let mut c = Command::new(&argv[0]);
                     c.args(&argv[1..]);
-                    if *stdin_tar {
-                        c.stdin(fs::File::open(tar)?);
-                    } else {
-                        c.stdin(Stdio::null());
-                    }
+                    match &stdin {
+                        Some(p) => c.stdin(fs::File::open(p)?),
+                        None => c.stdin(Stdio::null()),
+                    };
                     c.output()?
                 }
                 Host::Trixie => {
                     let mut argv = argv.clone();
-                    if *stdin_tar {
+                    if let Some(p) = &stdin {
                         let line = argv
                             .iter()
                             .map(|a| crate::shell_quote(a))
@@ -830,7 +917,7 @@ pub fn build_variant(
                         argv = vec![
                             "sh".into(),
                             "-c".into(),
-                            format!("{line} < {}", crate::shell_quote_path(tar)),
+                            format!("{line} < {}", crate::shell_quote_path(p)),
                         ];
                     }
                     trixie_exec(trixie, &[work], &argv)?

@@ -38,7 +38,8 @@ use std::time::{Duration, Instant};
 
 use extwatch_model::{FileType, FilesReport};
 use extwatch_testsupport::writers::{
-    self, build_rich_tree, build_variant, FsType, KernelMount, Recipe, Variant, DDI_FS_OFFSET,
+    self, build_tree, build_variant, FsType, KernelMount, Recipe, TreeKind, TreePaths, Variant,
+    DDI_FS_OFFSET,
 };
 use sha2::{Digest, Sha256};
 
@@ -47,7 +48,7 @@ use sha2::{Digest, Sha256};
 fn known_failure(v: &Variant) -> Option<&'static str> {
     // backhand 0.25.5 asserts `target_size < 256` for symlinks: any squashfs holding a symlink with
     // a target of 256 bytes or more is refused as a whole (issue 14, first bullet).
-    if v.fs == FsType::Squashfs && v.long_symlinks {
+    if v.fs == FsType::Squashfs && v.tree.long_symlinks() {
         return Some("squashfs symlink targets >= 256 bytes are refused by the backhand reader");
     }
     // erofs lzma with fragments decompresses the shared fragment again per file (issue 14, second
@@ -438,14 +439,6 @@ fn under_usr(t: &Tree) -> Tree {
         .collect()
 }
 
-/// The source tree as a given writer variant sees it when no kernel view exists.
-fn source_for(src: &Tree, v: &Variant) -> Tree {
-    src.iter()
-        .filter(|(p, _)| v.long_symlinks || !p.starts_with(b"/symlinks/long"))
-        .map(|(p, r)| (p.clone(), r.clone()))
-        .collect()
-}
-
 #[derive(Debug, Clone)]
 struct Outcome {
     line: String,
@@ -455,10 +448,8 @@ struct Outcome {
 
 struct Ctx<'a> {
     work: &'a Path,
-    src: &'a Path,
-    tar: &'a Path,
     trixie: &'a Path,
-    source: &'a Tree,
+    trees: &'a HashMap<TreeKind, (TreePaths, Tree)>,
     built: Mutex<HashMap<String, PathBuf>>,
     kernel_views: Mutex<HashMap<String, Tree>>,
 }
@@ -470,7 +461,8 @@ fn run_variant(ctx: &Ctx, v: &Variant) -> Outcome {
     std::fs::create_dir_all(out.parent().expect("parent")).expect("img dir");
     let lookup = |n: &str| ctx.built.lock().expect("lock").get(n).cloned();
     let t0 = Instant::now();
-    if let Err(e) = build_variant(v, ctx.src, ctx.tar, &out, ctx.work, ctx.trixie, &lookup) {
+    let (tree, source) = &ctx.trees[&v.tree];
+    if let Err(e) = build_variant(v, tree, &out, ctx.work, ctx.trixie, &lookup) {
         return Outcome {
             line: format!("{}: BUILD FAILED: {}", v.name, e.to_string().replace('\n', " | ")),
             failed: true,
@@ -506,15 +498,17 @@ fn run_variant(ctx: &Ctx, v: &Variant) -> Outcome {
             None
         }
     };
-    let expected_src = source_for(ctx.source, v);
+    let expected_src = source.clone();
     let (truth, with_mtime) = match kernel {
         Some(k) => {
             let d = compare(&expected_src, &k, false);
             if !d.is_empty() {
+                let _ = std::fs::write(dir.join("writer-vs-source.txt"), d.join("\n"));
                 notes.push(format!(
-                    "writer differs from source: {} entries, first: {}",
+                    "writer differs from source: {} entries: {}{}",
                     d.len(),
-                    d[0]
+                    d.iter().take(3).cloned().collect::<Vec<_>>().join("; "),
+                    if d.len() > 3 { "; …" } else { "" }
                 ));
             }
             (k, true)
@@ -547,6 +541,7 @@ fn run_variant(ctx: &Ctx, v: &Variant) -> Outcome {
                 g.remove(&b"/".to_vec());
             }
             let d = compare(&truth, &g, with_mtime);
+            let _ = std::fs::write(dir.join("extwatch-vs-truth.txt"), d.join("\n"));
             if d.is_empty() {
                 ("ok".to_string(), false)
             } else {
@@ -606,20 +601,30 @@ fn every_writer_variant_reads_like_the_kernel() {
         .tempdir()
         .expect("tempdir");
     let work = tmp.path();
-    let src = work.join("tree");
-    let tar = work.join("tree.tar");
-    let info = build_rich_tree(&src).expect("build the rich tree");
-    writers::make_tar(&src, &tar).expect("tar the tree");
-    let source = walk(&src);
-    eprintln!(
-        "{TEST}: rich tree: {} entries, {} bytes of file data{}",
-        source.len(),
-        source.values().filter_map(|r| r.sha256.as_ref().and(r.size)).sum::<u64>(),
-        info.notes
-            .iter()
-            .map(|n| format!("; NOTE: {n}"))
-            .collect::<String>()
-    );
+    if std::env::var_os("EXTWATCH_CONFORMANCE_KEEP").is_some() {
+        eprintln!("{TEST}: keeping {}", work.display());
+    }
+    let mut trees = HashMap::new();
+    for kind in TreeKind::ALL {
+        let (paths, info) = build_tree(work, kind).expect("build the rich tree");
+        let source = walk(&paths.src);
+        if kind == TreeKind::Full {
+            eprintln!(
+                "{TEST}: rich tree: {} entries, {} bytes of file data{}",
+                source.len(),
+                source
+                    .values()
+                    .filter_map(|r| r.sha256.as_ref().and(r.size))
+                    .sum::<u64>(),
+                info.notes
+                    .iter()
+                    .map(|n| format!("; NOTE: {n}"))
+                    .collect::<String>()
+            );
+        }
+        trees.insert(kind, (paths, source));
+    }
+    let src = trees[&TreeKind::Full].0.src.clone();
     if !ng {
         eprintln!("{TEST}: NOTE: squashfs-tools-ng missing: gensquashfs/tar2sqfs variants left out");
     }
@@ -662,10 +667,8 @@ fn every_writer_variant_reads_like_the_kernel() {
         .partition(|v| v.proxy.is_some() || matches!(v.recipe, Recipe::Ddi { .. }));
     let ctx = Ctx {
         work,
-        src: &src,
-        tar: &tar,
         trixie: &env.trixie,
-        source: &source,
+        trees: &trees,
         built: Mutex::new(HashMap::new()),
         kernel_views: Mutex::new(HashMap::new()),
     };
@@ -703,6 +706,34 @@ fn every_writer_variant_reads_like_the_kernel() {
         }
     }
     eprintln!("{TEST}: extwatch files --hash wall time, all variants: {total:.1}s");
+    // Issue 14 wants erofs lzma with fragments within 2x of the same image without fragments. The
+    // bound here is a generous 5x (a regression guard that timing noise cannot trip; today's reader
+    // takes about 10x).
+    const FRAG: &str = "erofs18-lzma-fragments";
+    const PLAIN: &str = "erofs18-lzma-C64k-ztailpacking";
+    if let (Some(f), Some(p)) = (results.get(FRAG), results.get(PLAIN)) {
+        let ratio = f.seconds / p.seconds.max(0.05);
+        let known = all
+            .iter()
+            .find(|v| v.name == FRAG)
+            .and_then(known_failure);
+        eprintln!(
+            "{TEST}: {FRAG} {:.2}s vs {PLAIN} {:.2}s: {ratio:.1}x (issue 14 wants <= 2x){}",
+            f.seconds,
+            p.seconds,
+            if ratio > 5.0 && known.is_some() {
+                " [KNOWN]"
+            } else {
+                ""
+            }
+        );
+        if ratio > 5.0 && known.is_none() {
+            failed.push(format!("{FRAG} (time {ratio:.1}x of {PLAIN})"));
+        }
+    }
+    if std::env::var_os("EXTWATCH_CONFORMANCE_KEEP").is_some() {
+        let _ = tmp.keep();
+    }
     assert!(
         failed.is_empty(),
         "{} variant(s) not read like the kernel reads them: {}",
