@@ -184,7 +184,8 @@ pub struct TreePaths {
     /// pax tar with xattrs and GNU sparse files.
     pub tar: PathBuf,
     /// pax tar with xattrs, without sparse encoding (mksquashfs `-tar` cannot read GNU sparse
-    /// members: "Failed to read tar file …, the tarfile appears to be truncated or corrupted").
+    /// members: "Failed to read tar file …, the tarfile appears to be truncated or corrupted";
+    /// erofs-utils 1.8 `--tar` keeps them as `GNUSparseFile.PID/NAME`).
     pub tar_plain: PathBuf,
 }
 
@@ -258,7 +259,7 @@ pub fn build_rich_tree(root: &Path, kind: TreeKind) -> io::Result<TreeInfo> {
     let sizes = d("sizes")?;
     for n in [
         0usize, 1, 4095, 4096, 4097, 65535, 65536, 65537, 131071, 131072, 131073, 1_048_575,
-        1_048_576, 1_048_577, 2_097_157,
+        1_048_576, 1_048_577,
     ] {
         write(&sizes.join(format!("size-{n}")), &rng.data(n), 0o644)?;
     }
@@ -665,7 +666,6 @@ pub fn variants(ng: bool) -> Vec<Variant> {
     for (name, extra) in [
         ("mksquashfs-gzip-4k", &["-b", "4K"][..]),
         ("mksquashfs-xz-1m", &["-comp", "xz", "-b", "1M"]),
-        ("mksquashfs-zstd-1m", &["-comp", "zstd", "-b", "1M"]),
         ("mksquashfs-uncompressed", &["-noI", "-noD", "-noF", "-noX"]),
         ("mksquashfs-no-fragments", &["-no-fragments"]),
         ("mksquashfs-always-fragments", &["-always-use-fragments"]),
@@ -748,10 +748,7 @@ pub fn variants(ng: bool) -> Vec<Variant> {
     // readers that refuse long symlink targets (one per writer, the odd block sizes included).
     let mut controls = vec![
         ("mksquashfs-gzip-short-links", mks(H, &[])),
-        (
-            "mksquashfs-xz-1m-short-links",
-            mks(H, &["-comp", "xz", "-b", "1M"]),
-        ),
+        ("mksquashfs-gzip-1m-short-links", mks(H, &["-b", "1M"])),
         (
             "mksquashfs-lz4-4k-uncompressed-short-links",
             mks(H, &["-comp", "lz4", "-b", "4K", "-noI", "-noD", "-noF", "-noX"]),
@@ -826,6 +823,9 @@ pub fn variants(ng: bool) -> Vec<Variant> {
     ] {
         v.push(variant(name, Erofs, erofs(T, extra)));
     }
+    // From the plain tar: erofs-utils 1.8 `--tar` stores GNU sparse (pax 1.0) members as
+    // `GNUSparseFile.PID/NAME` with the encoded map as content (the kernel shows the same), so the
+    // sparse tar would test nothing but that.
     v.push(variant(
         "erofs18-tar-lz4hc",
         Erofs,
@@ -837,7 +837,7 @@ pub fn variants(ng: bool) -> Vec<Variant> {
                 "--tar=f",
                 "-zlz4hc",
                 "{out}",
-                "{tar}",
+                "{tar_plain}",
             ],
         ),
     ));
