@@ -38,7 +38,7 @@
 
 use std::fs;
 use std::io::{self, BufRead, BufReader, Read, Write};
-use std::os::unix::fs::{symlink, MetadataExt, PermissionsExt};
+use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
@@ -369,7 +369,10 @@ pub fn build_rich_tree(root: &Path, kind: TreeKind) -> io::Result<TreeInfo> {
     symlink("missing", sl.join("dangling-relative"))?;
     symlink("../modes", sl.join("to-dir"))?;
     symlink("x", sl.join("one-byte"))?;
-    symlink(bytes_path(Path::new(""), b"tgt-\xff\xfe"), sl.join("non-utf8-target"))?;
+    symlink(
+        bytes_path(Path::new(""), b"tgt-\xff\xfe"),
+        sl.join("non-utf8-target"),
+    )?;
     if kind.long_symlinks() {
         let long = d("symlinks/long")?;
         for n in LONG_SYMLINK_LENGTHS {
@@ -384,7 +387,10 @@ pub fn build_rich_tree(root: &Path, kind: TreeKind) -> io::Result<TreeInfo> {
     let utf8 = format!("{}{}", "é".repeat(127), "x".repeat(max - 254));
     fs::write(names.join(utf8), b"utf8-longest\n")?;
     fs::create_dir(names.join("d".repeat(max)))?;
-    fs::write(names.join("d".repeat(max)).join("f".repeat(max)), b"nested\n")?;
+    fs::write(
+        names.join("d".repeat(max)).join("f".repeat(max)),
+        b"nested\n",
+    )?;
     for raw in [
         &b"latin1-caf\xe9"[..],
         b"\xff\xfe",
@@ -751,7 +757,10 @@ pub fn variants(ng: bool) -> Vec<Variant> {
         ("mksquashfs-gzip-1m-short-links", mks(H, &["-b", "1M"])),
         (
             "mksquashfs-lz4-4k-uncompressed-short-links",
-            mks(H, &["-comp", "lz4", "-b", "4K", "-noI", "-noD", "-noF", "-noX"]),
+            mks(
+                H,
+                &["-comp", "lz4", "-b", "4K", "-noI", "-noD", "-noF", "-noX"],
+            ),
         ),
         (
             "mksquashfs-tar-zstd-short-links",
@@ -843,7 +852,13 @@ pub fn variants(ng: bool) -> Vec<Variant> {
     ));
 
     for (name, inner, fs, part_type, usr) in [
-        ("ddi-root-squashfs", "mksquashfs-zstd", Squashfs, ROOT_X86_64, false),
+        (
+            "ddi-root-squashfs",
+            "mksquashfs-zstd",
+            Squashfs,
+            ROOT_X86_64,
+            false,
+        ),
         (
             "ddi-root-squashfs-short-links",
             "mksquashfs-gzip-short-links",
@@ -852,7 +867,13 @@ pub fn variants(ng: bool) -> Vec<Variant> {
             false,
         ),
         ("ddi-root-erofs", "erofs18-lz4hc", Erofs, ROOT_X86_64, false),
-        ("ddi-usr-squashfs", "mksquashfs-xz", Squashfs, USR_X86_64, true),
+        (
+            "ddi-usr-squashfs",
+            "mksquashfs-xz",
+            Squashfs,
+            USR_X86_64,
+            true,
+        ),
         ("ddi-usr-erofs", "erofs18-zstd", Erofs, USR_X86_64, true),
     ] {
         let mut x = variant(
@@ -1034,7 +1055,6 @@ impl KernelMount {
                 path.display()
             )));
         }
-        let _ = md.mode();
         Ok(KernelMount { child, path })
     }
 
