@@ -27,7 +27,16 @@
 //!   `-E fragments`, `-E all-fragments`, `-E dedupe`, big physical clusters (`-C`), chunk-based files
 //!   (`--chunksize`), block sizes 1–4 KiB (`-b`) and `--tar=f`.
 //! * DDIs: a GPT made by `sfdisk` with one root-x86-64 or usr-x86-64 partition holding one of the
-//!   images above.
+//!   images above, and DDIs made by `systemd-repart` 257 from the tree (`Format=squashfs`/`erofs`;
+//!   repart leaves device nodes, FIFOs and sockets out).
+//!
+//! # Tree kinds
+//!
+//! [`TreeKind::Full`] is the tree every variant should be made from. Two reduced copies exist
+//! because of writer and reader limits, not to hide them: [`TreeKind::Names254`] for erofs-utils
+//! 1.5, which cannot write a 255-byte name, and [`TreeKind::ShortLinks`] (no symlink targets of
+//! 255 bytes or more) for the `*-short-links` control variants, which check everything else on
+//! readers that refuse long symlink targets.
 //!
 //! # The kernel mount
 //!
@@ -548,6 +557,10 @@ pub enum Recipe {
         /// True for a `/usr` partition (extwatch shows its tree under `/usr`).
         usr: bool,
     },
+    /// A DDI made by `systemd-repart` 257 (trixie root) from the tree: one root-x86-64 partition
+    /// with `Format=` squashfs or erofs, `CopyFiles=/:/`, `Minimize=best` (repart runs the
+    /// trixie mksquashfs / mkfs.erofs with its own options).
+    Repart,
 }
 
 /// One writer variant.
@@ -890,6 +903,11 @@ pub fn variants(ng: bool) -> Vec<Variant> {
         }
         v.push(x);
     }
+    v.push(variant("ddi-repart-squashfs", Squashfs, Recipe::Repart));
+    let mut x = variant("ddi-repart-squashfs-short-links", Squashfs, Recipe::Repart);
+    x.tree = TreeKind::ShortLinks;
+    v.push(x);
+    v.push(variant("ddi-repart-erofs", Erofs, Recipe::Repart));
     v
 }
 
@@ -898,6 +916,7 @@ pub const DDI_FS_OFFSET: u64 = 2048 * 512;
 
 /// Builds `v` at `out` from `tree` (the paths of `v.tree`). `built` finds the image of an earlier
 /// variant (for DDIs). `work` must contain the tree, its tars and `out` (it is bound into the chroot).
+/// Returns the byte offset of the file system inside `out` (0 unless a DDI).
 pub fn build_variant(
     v: &Variant,
     tree: &TreePaths,
@@ -905,7 +924,7 @@ pub fn build_variant(
     work: &Path,
     trixie: &Path,
     built: &dyn Fn(&str) -> Option<PathBuf>,
-) -> io::Result<()> {
+) -> io::Result<u64> {
     let _ = fs::remove_file(out);
     match &v.recipe {
         Recipe::Tool { host, argv, stdin } => {
@@ -953,7 +972,42 @@ pub fn build_variant(
                     String::from_utf8_lossy(&o.stderr)
                 )));
             }
-            Ok(())
+            Ok(0)
+        }
+        Recipe::Repart => {
+            let defs = out.with_extension("repart.d");
+            let _ = fs::remove_dir_all(&defs);
+            fs::create_dir_all(&defs)?;
+            fs::write(
+                defs.join("10-root.conf"),
+                format!(
+                    "[Partition]\nType=root-x86-64\nFormat={}\nCopyFiles=/:/\nMinimize=best\n",
+                    v.fs.as_str()
+                ),
+            )?;
+            let s = |p: &Path| p.to_string_lossy().into_owned();
+            let argv: Vec<String> = vec![
+                "systemd-repart".into(),
+                "--empty=create".into(),
+                "--size=auto".into(),
+                "--dry-run=no".into(),
+                "--offline=yes".into(),
+                "--no-pager".into(),
+                format!("--definitions={}", s(&defs)),
+                format!("--copy-source={}", s(&tree.src)),
+                s(out),
+            ];
+            let o = trixie_exec(trixie, &[work], &argv)?;
+            if !o.status.success() || !out.exists() {
+                return Err(io::Error::other(format!(
+                    "{} failed ({}): {}{}",
+                    argv.join(" "),
+                    o.status,
+                    String::from_utf8_lossy(&o.stdout),
+                    String::from_utf8_lossy(&o.stderr)
+                )));
+            }
+            first_partition_offset(out)
         }
         Recipe::Ddi {
             inner, part_type, ..
@@ -994,9 +1048,22 @@ pub fn build_variant(
                 .write(true)
                 .open(out)?
                 .write_all_at(&data, DDI_FS_OFFSET)?;
-            Ok(())
+            Ok(DDI_FS_OFFSET)
         }
     }
+}
+
+/// Byte offset of the first partition of a GPT image, from `sfdisk --json`.
+fn first_partition_offset(img: &Path) -> io::Result<u64> {
+    let o = Command::new("sfdisk").arg("--json").arg(img).output()?;
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout)
+        .map_err(|e| io::Error::other(format!("sfdisk --json {}: {e}", img.display())))?;
+    let table = &v["partitiontable"];
+    let sector = table["sectorsize"].as_u64().unwrap_or(512);
+    table["partitions"][0]["start"]
+        .as_u64()
+        .map(|start| start * sector)
+        .ok_or_else(|| io::Error::other(format!("{}: no partition in {v}", img.display())))
 }
 
 /// A read-only kernel mount of an image, alive in a private mount namespace for as long as this

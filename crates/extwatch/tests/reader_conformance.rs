@@ -4,7 +4,8 @@
 //! The tree and the writers are in `extwatch_testsupport::writers`. For every variant:
 //!
 //! 1. the image is built with the real tool (host squashfs-tools 4.5, squashfs-tools-ng, erofs-utils
-//!    1.5; squashfs-tools 4.6 and erofs-utils 1.8 of the trixie root; sfdisk for DDIs);
+//!    1.5; squashfs-tools 4.6, erofs-utils 1.8 and systemd-repart 257 of the trixie root; sfdisk for
+//!    DDIs wrapping one of the other images);
 //! 2. the **truth** is the kernel's view: the image mounted read-only (`mount -o ro,loop`) in a private
 //!    mount namespace and walked through `/proc/PID/root` (type, permission bits, owner, size,
 //!    symlink target, device numbers, mtime, SHA-256, `security.capability`, `security.selinux`).
@@ -39,7 +40,6 @@ use std::time::{Duration, Instant};
 use extwatch_model::{FileType, FilesReport};
 use extwatch_testsupport::writers::{
     self, build_tree, build_variant, FsType, KernelMount, Recipe, TreeKind, TreePaths, Variant,
-    DDI_FS_OFFSET,
 };
 use sha2::{Digest, Sha256};
 
@@ -503,26 +503,26 @@ fn run_variant(ctx: &Ctx, v: &Variant) -> Outcome {
     let lookup = |n: &str| ctx.built.lock().expect("lock").get(n).cloned();
     let t0 = Instant::now();
     let (tree, source) = &ctx.trees[&v.tree];
-    if let Err(e) = build_variant(v, tree, &out, ctx.work, ctx.trixie, &lookup) {
-        return Outcome {
-            line: format!(
-                "{}: BUILD FAILED: {}",
-                v.name,
-                e.to_string().replace('\n', " | ")
-            ),
-            failed: true,
-            seconds: 0.0,
-        };
-    }
+    let offset = match build_variant(v, tree, &out, ctx.work, ctx.trixie, &lookup) {
+        Ok(o) => o,
+        Err(e) => {
+            return Outcome {
+                line: format!(
+                    "{}: BUILD FAILED: {}",
+                    v.name,
+                    e.to_string().replace('\n', " | ")
+                ),
+                failed: true,
+                seconds: 0.0,
+            }
+        }
+    };
     let build_s = t0.elapsed().as_secs_f64();
     ctx.built
         .lock()
         .expect("lock")
         .insert(v.name.clone(), out.clone());
-    let (offset, usr) = match &v.recipe {
-        Recipe::Ddi { usr, .. } => (DDI_FS_OFFSET, *usr),
-        Recipe::Tool { .. } => (0, false),
-    };
+    let usr = matches!(&v.recipe, Recipe::Ddi { usr: true, .. });
     // Truth: the kernel's view.
     let mut notes = Vec::new();
     let kernel = match KernelMount::mount(&out, v.fs, offset, &dir.join("mnt")) {
@@ -716,10 +716,9 @@ fn every_writer_variant_reads_like_the_kernel() {
         all.retain(|v| wanted.contains(&v.name));
     }
     // Variants others depend on (proxies, DDI contents) go first; DDIs and proxied ones last.
-    let (late, early): (Vec<Variant>, Vec<Variant>) = all
-        .iter()
-        .cloned()
-        .partition(|v| v.proxy.is_some() || matches!(v.recipe, Recipe::Ddi { .. }));
+    let (late, early): (Vec<Variant>, Vec<Variant>) = all.iter().cloned().partition(|v| {
+        v.proxy.is_some() || matches!(v.recipe, Recipe::Ddi { .. } | Recipe::Repart)
+    });
     let ctx = Ctx {
         work,
         trixie: &env.trixie,
