@@ -537,10 +537,14 @@ fn run_variant(ctx: &Ctx, v: &Variant) -> Outcome {
             Some(t)
         }
         Err(e) => {
-            notes.push(format!(
-                "kernel-cannot-mount ({})",
-                e.to_string().lines().last().unwrap_or("").trim()
-            ));
+            let msg = e.to_string();
+            let why: Vec<&str> = msg
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && !l.starts_with("dmesg(1)"))
+                .map(|l| l.rsplit("mount: ").next().unwrap_or(l))
+                .collect();
+            notes.push(format!("kernel-cannot-mount ({})", why.join(" ")));
             None
         }
     };
