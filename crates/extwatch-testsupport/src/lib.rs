@@ -52,6 +52,7 @@
 pub mod fixtures;
 pub mod runner;
 pub mod verdicts;
+pub mod writers;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
