@@ -159,6 +159,63 @@ impl RunBudget {
     }
 }
 
+impl RunBudget {
+    /// Hashes every regular file of `entries` for `--baseline` with `hash`: a file larger than
+    /// [`limits::MAX_IMAGE_HASH`] (a sparse terabyte costs nothing to plant and hours to read), or
+    /// beyond the run's byte budget, stays unhashed (`sha256` null), and one message in `errors`,
+    /// naming `what`, says how many and why. Content stored once (same
+    /// [`FileEntry::content_id`]) is charged once, as it is read once.
+    pub fn hash_all(
+        &self,
+        what: &str,
+        entries: &mut [FileEntry],
+        errors: &mut Vec<String>,
+        hash: &mut dyn FnMut(&mut [FileEntry]) -> Result<(), String>,
+    ) -> Result<(), String> {
+        let mut charged = std::collections::HashSet::new();
+        let (mut admitted, mut too_big, mut refused, mut why) = (Vec::new(), 0usize, 0usize, None);
+        for (i, e) in entries.iter().enumerate() {
+            if e.kind != EntryKind::File {
+                continue;
+            }
+            if e.size > limits::MAX_IMAGE_HASH {
+                too_big += 1;
+                continue;
+            }
+            let first = e.content_id.is_none_or(|id| charged.insert(id));
+            match if first {
+                self.take_hash(e.size)
+            } else {
+                Ok(())
+            } {
+                Ok(()) => admitted.push(i),
+                Err(w) => {
+                    refused += 1;
+                    why.get_or_insert(w);
+                }
+            }
+        }
+        if too_big > 0 {
+            errors.push(format!(
+                "{what}: {too_big} files larger than {} bytes (MAX_IMAGE_HASH) not hashed",
+                limits::MAX_IMAGE_HASH
+            ));
+        }
+        if let Some(w) = why {
+            errors.push(format!("{what}: {refused} files not hashed: {w}"));
+        }
+        if admitted.len() == entries.len() {
+            return hash(entries);
+        }
+        let mut sel: Vec<FileEntry> = admitted.iter().map(|&i| entries[i].clone()).collect();
+        hash(&mut sel)?;
+        for (i, e) in admitted.into_iter().zip(sel) {
+            entries[i].sha256 = e.sha256;
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

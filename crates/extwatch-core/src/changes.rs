@@ -151,7 +151,11 @@ pub fn analyze(
             match open_content(root, img, arch).and_then(|c| Ok((walk(&c, limits)?, c))) {
                 Ok((mut entries, content)) => {
                     if hash_all {
-                        if let Err(e) = hash_files(&content, &mut entries, threads) {
+                        let r =
+                            budget.hash_all(&img.name, &mut entries, &mut out.errors, &mut |s| {
+                                hash_files(&content, s, threads)
+                            });
+                        if let Err(e) = r {
                             out.errors.push(format!("{}: hashing: {e}", img.name));
                         }
                     }
@@ -173,8 +177,17 @@ pub fn analyze(
             if layers.iter().all(|l| l.entries.is_empty()) && !merged_here {
                 continue;
             }
-            let base = match overlay::read_base(root, hier, merged_here, limits, hash_all) {
-                Ok(b) => b,
+            let base = match overlay::read_base(
+                root,
+                hier,
+                merged_here,
+                limits,
+                hash_all.then_some(budget),
+            ) {
+                Ok((b, notes)) => {
+                    out.errors.extend(notes);
+                    b
+                }
                 Err(e) => {
                     out.errors
                         .push(format!("{hier}: cannot read the base layer: {e}"));

@@ -201,26 +201,35 @@ pub fn beneath<T: Send>(
     })
 }
 
-/// Walks (and with `hash`, hashes) the host's own hierarchy `hier` of `root`, beneath any overlay on
-/// it, through the root handle (a `hier` that is a symlink resolves inside the root).
+/// Walks the host's own hierarchy `hier` of `root`, beneath any overlay on it, through the root
+/// handle (a `hier` that is a symlink resolves inside the root). With `hash` (`--baseline`) it also
+/// hashes every file within the run's budget; what the budget left unhashed is said in the
+/// returned messages.
 pub fn read_base(
     root: &RootFs,
     hier: &str,
     merged: bool,
     limits: &WalkLimits,
-    hash: bool,
-) -> Result<Vec<FileEntry>, String> {
+    hash: Option<&crate::budget::RunBudget>,
+) -> Result<(Vec<FileEntry>, Vec<String>), String> {
     beneath(root, hier, merged, |r| {
         let dir = match r.subroot(hier) {
             Ok(dir) => dir,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(vec![]),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((vec![], vec![])),
             Err(e) => return Err(format!("{hier}: {e}")),
         };
         let mut entries = walk_dir_metadata(&dir, limits)?;
-        if hash {
-            crate::files::hash_files(&Content::Dir(dir), &mut entries, 2)?;
+        let mut notes = Vec::new();
+        if let Some(budget) = hash {
+            let content = Content::Dir(dir);
+            budget.hash_all(
+                &format!("{hier} (base)"),
+                &mut entries,
+                &mut notes,
+                &mut |s| crate::files::hash_files(&content, s, 2),
+            )?;
         }
-        Ok(entries)
+        Ok((entries, notes))
     })
 }
 
