@@ -79,6 +79,15 @@ pub const CATALOGUE: &[CheckDef] = &[
             "an image in a directory systemd does not search (for its version): inert but staged",
     },
     CheckDef {
+        id: "special-file-in-search-path",
+        severity: Medium,
+        controls: &["CM-8", "SI-4"],
+        description: "a FIFO, socket or character device in an extension search directory: systemd \
+                      skips it, but it has no business there (a FIFO blocks tools that open it; a \
+                      device node in an offline root names a device of the machine reading it); \
+                      reported, never opened",
+    },
+    CheckDef {
         id: "runtime-extension",
         severity: Medium,
         controls: &["CM-3", "CM-6"],
@@ -144,6 +153,8 @@ pub struct Inputs<'a> {
     pub version: crate::version::SystemdVersion,
     /// What each extension changes, when computed.
     pub content: Option<&'a crate::changes::Analysis>,
+    /// FIFOs, sockets and character devices in search directories.
+    pub special: &'a [crate::discover::SpecialFile],
 }
 
 /// Builds a finding with the catalogue's severity and controls.
@@ -282,6 +293,22 @@ pub fn run(inp: &Inputs) -> (Vec<Finding>, Vec<CheckRun>) {
             format!("{} image '{}' sits in {}, which systemd does not search", i.class.as_str(), i.name, i.search_dir),
             json!({"path": i.path, "search_dir": i.search_dir, "reason": x.unsearched_reason, "format": i.format}))
     }).collect())));
+
+    all.push((
+        "special-file-in-search-path",
+        Ok(inp
+            .special
+            .iter()
+            .map(|f| {
+                finding(
+                    "special-file-in-search-path",
+                    &f.path,
+                    format!("{} is a {} in {}", f.path, f.what, f.search_dir),
+                    json!({"path": f.path, "search_dir": f.search_dir, "type": f.what}),
+                )
+            })
+            .collect()),
+    ));
 
     all.push((
         "runtime-extension",
@@ -595,6 +622,7 @@ mod tests {
             host_trust: &trust,
             version: crate::version::SystemdVersion::DEFAULT,
             content: Some(&crate::changes::Analysis::default()),
+            special: &[],
         });
         assert_eq!(f.len(), 1, "an empty trust store is reported: {f:?}");
         assert_eq!(runs.len(), CATALOGUE.len());

@@ -164,7 +164,7 @@ pub fn audit_full(
         initrd,
         arch,
     };
-    let (found, w) = discover::discover(&root, &dopts);
+    let (found, special, w) = discover::discover(&root, &dopts);
     warnings.extend(w);
     let trust = provenance::TrustCtx {
         host: trust::load_host(&root),
@@ -237,6 +237,7 @@ pub fn audit_full(
             host_trust: &trust.host,
             version,
             content: content.as_ref(),
+            special: &special,
         })
     } else {
         (vec![], vec![])

@@ -330,6 +330,22 @@ pub fn type_name(ft: FileType) -> &'static str {
     }
 }
 
+/// The type of a special file, with the device number of a device node (`character device 1:3`).
+pub fn special_kind(st: &Stat) -> String {
+    let ft = FileType::from_raw_mode(st.st_mode);
+    #[allow(clippy::unnecessary_cast)]
+    let rdev = st.st_rdev as u64;
+    match ft {
+        FileType::CharacterDevice | FileType::BlockDevice => format!(
+            "{} {}:{}",
+            type_name(ft),
+            rustix::fs::major(rdev),
+            rustix::fs::minor(rdev)
+        ),
+        _ => type_name(ft).to_string(),
+    }
+}
+
 /// Why a non-regular file is not read: its type (and device number), and that it was not opened.
 pub fn not_regular(st: &Stat) -> String {
     let ft = FileType::from_raw_mode(st.st_mode);

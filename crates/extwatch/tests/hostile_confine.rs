@@ -743,6 +743,29 @@ fn device_nodes_and_fifos_are_reported_never_opened() {
         );
     }
     assert!(all.contains("/var/lib/extensions/null.raw: is a character device (1:3)"));
+    // ... and findings of the audit.
+    let special: Vec<(String, String)> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["id"] == "special-file-in-search-path")
+        .map(|f| {
+            (
+                f["evidence"]["path"].as_str().unwrap().to_string(),
+                f["evidence"]["type"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    for (p, what) in [
+        ("/var/lib/extensions/fifo.raw", "FIFO"),
+        ("/etc/extensions/fifo.raw", "FIFO"),
+        ("/var/lib/extensions/null.raw", "character device 1:3"),
+    ] {
+        assert!(
+            special.contains(&(p.to_string(), what.to_string())),
+            "{p} ({what}) in {special:?}"
+        );
+    }
     // Under /usr (the base) and inside the image (the merged view): listed with their types in the
     // baseline's manifests, unhashed.
     let entry = |manifest: &str, p: &str| -> Value {
