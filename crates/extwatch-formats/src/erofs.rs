@@ -223,7 +223,6 @@ fn to_entry(inode: &Inode) -> Entry {
     }
 }
 
-
 fn malformed(reason: impl Into<String>) -> FsError {
     FsError::Malformed {
         format: "erofs",
@@ -323,8 +322,7 @@ impl ErofsReader {
     /// Lists the directory `chain` resolves to (children only, with their inodes), sorted by name,
     /// and keeps the listing for lookups. Refuses a child directory that is one of its ancestors.
     fn list(&self, chain: &Chain) -> Result<Vec<(Vec<u8>, Inode)>, FsError> {
-        let mut walk =
-            block_on(self.fs.read_dir(chain.erofs_path()))?.map_err(ef_err)?;
+        let mut walk = block_on(self.fs.read_dir(chain.erofs_path()))?.map_err(ef_err)?;
         let mut out = Vec::new();
         loop {
             let Some(next) = block_on(walk.next_entry())? else {
@@ -498,7 +496,10 @@ impl ErofsReader {
             return Ok(None);
         }
         let at = (u64::from(sb.meta_blk_addr) << sb.blk_size_bits)
-            .checked_add(nid.checked_mul(32).ok_or_else(|| malformed("inode number overflows"))?)
+            .checked_add(
+                nid.checked_mul(32)
+                    .ok_or_else(|| malformed("inode number overflows"))?,
+            )
             .ok_or_else(|| malformed("inode offset overflows"))?;
         let mut format = [0u8; 2];
         self.src.read_exact_at(at, &mut format)?;
@@ -600,7 +601,9 @@ impl ErofsReader {
             let (start, data) = self.packed_window(pos)?;
             let from = usize::try_from(pos - start).unwrap_or(usize::MAX);
             let Some(avail) = data.get(from..) else {
-                return Err(malformed("internal: fragment window does not hold its offset"));
+                return Err(malformed(
+                    "internal: fragment window does not hold its offset",
+                ));
             };
             let take = avail
                 .len()
@@ -715,7 +718,11 @@ mod tests {
     use super::*;
 
     fn kids(n: usize) -> Kids {
-        Arc::new((0..n).map(|i| (format!("f{i:08}").into_bytes(), i as u64, false)).collect())
+        Arc::new(
+            (0..n)
+                .map(|i| (format!("f{i:08}").into_bytes(), i as u64, false))
+                .collect(),
+        )
     }
 
     #[test]

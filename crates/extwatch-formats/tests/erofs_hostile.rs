@@ -106,8 +106,11 @@ fn walk(fs: &dyn FsReader) -> Result<Vec<(Vec<u8>, EntryKind)>, FsError> {
     Ok(out)
 }
 
+/// (path, content) of every regular file.
+type Files = Vec<(Vec<u8>, Vec<u8>)>;
+
 /// Walks and reads every regular file; the error of the first failure.
-fn read_all(fs: &dyn FsReader) -> Result<Vec<(Vec<u8>, Vec<u8>)>, FsError> {
+fn read_all(fs: &dyn FsReader) -> Result<Files, FsError> {
     let mut files = Vec::new();
     for (p, kind) in walk(fs)? {
         if kind == EntryKind::File {
@@ -131,7 +134,13 @@ fn dirent_table(img: &[u8], names: &[u8]) -> usize {
         .filter(|(_, w)| *w == names)
         .map(|(i, _)| i)
         .collect();
-    assert_eq!(hits.len(), 1, "{:?} found {} times", String::from_utf8_lossy(names), hits.len());
+    assert_eq!(
+        hits.len(),
+        1,
+        "{:?} found {} times",
+        String::from_utf8_lossy(names),
+        hits.len()
+    );
     let p = hits[0];
     // The first dirent's name offset is the table size: 12 bytes per entry.
     for n in 1..=p / 12 {
@@ -141,7 +150,10 @@ fn dirent_table(img: &[u8], names: &[u8]) -> usize {
             return t;
         }
     }
-    panic!("no dirent table before {:?}", String::from_utf8_lossy(names));
+    panic!(
+        "no dirent table before {:?}",
+        String::from_utf8_lossy(names)
+    );
 }
 
 fn nid_at(img: &[u8], table: usize, index: usize) -> u64 {
@@ -168,7 +180,10 @@ fn assert_cycle(result: Result<Vec<(Vec<u8>, EntryKind)>, FsError>, what: &str) 
             assert!(msg.contains("directory cycle"), "{what}: {msg}");
             eprintln!("{what}: {msg}");
         }
-        other => panic!("{what}: expected a cycle error, got {:?}", other.map(|v| v.len())),
+        other => panic!(
+            "{what}: expected a cycle error, got {:?}",
+            other.map(|v| v.len())
+        ),
     }
 }
 
@@ -242,7 +257,10 @@ fn a_dirent_pointing_outside_the_image_is_an_error() {
     let fs = open(&img).expect("opens");
     let e = walk(&*fs).expect_err("walking into a bad nid");
     let msg = e.to_string();
-    assert!(!msg.trim().is_empty() && msg.len() > 10, "unclear error: {msg:?}");
+    assert!(
+        !msg.trim().is_empty() && msg.len() > 10,
+        "unclear error: {msg:?}"
+    );
     eprintln!("bad nid: {msg}");
     assert!(fs.stat(b"/bad_dir/a_file").is_err());
     // A nid that overflows the inode offset computation.
@@ -259,7 +277,10 @@ fn truncated_images_are_refused() {
     let t = scratch();
     let src = t.path().join("src");
     for i in 0..50 {
-        write(&src.join(format!("d{}/f{i}", i % 5)), vec![b'x'; 3000 + i * 97]);
+        write(
+            &src.join(format!("d{}/f{i}", i % 5)),
+            vec![b'x'; 3000 + i * 97],
+        );
     }
     let img = t.path().join("full.erofs");
     mkfs(&src, &img, &["-zlz4hc"]);
@@ -271,7 +292,10 @@ fn truncated_images_are_refused() {
         match open(&p) {
             Err(e) => {
                 let msg = e.to_string();
-                assert!(msg.contains("truncated") || msg.contains("I/O"), "cut {cut}: {msg}");
+                assert!(
+                    msg.contains("truncated") || msg.contains("I/O"),
+                    "cut {cut}: {msg}"
+                );
             }
             Ok(fs) => panic!(
                 "cut at {cut} of {} opened; walk: {:?}",
@@ -332,7 +356,10 @@ fn a_directory_with_many_entries() {
     assert!(list.windows(2).all(|w| w[0].0 < w[1].0));
     for i in (0..N).step_by(997) {
         let p = format!("/many/entry-{i:06}");
-        assert_eq!(fs.stat(p.as_bytes()).unwrap().unwrap().kind, EntryKind::File);
+        assert_eq!(
+            fs.stat(p.as_bytes()).unwrap().unwrap().kind,
+            EntryKind::File
+        );
     }
     assert!(fs.stat(b"/many/entry-999999").unwrap().is_none());
     let elapsed = start.elapsed();
@@ -343,13 +370,31 @@ fn a_directory_with_many_entries() {
 /// Deterministic, moderately compressible text.
 fn text(seed: u64, len: usize) -> Vec<u8> {
     const WORDS: &[&str] = &[
-        "erofs", "fragment", "packed", "inode", "cluster", "lzma", "extension", "sysext", "usr",
-        "lib", "systemd", "audit", "\n", "0123", "tail", "head",
+        "erofs",
+        "fragment",
+        "packed",
+        "inode",
+        "cluster",
+        "lzma",
+        "extension",
+        "sysext",
+        "usr",
+        "lib",
+        "systemd",
+        "audit",
+        "\n",
+        "0123",
+        "tail",
+        "head",
     ];
-    let mut x = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    let mut x = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
     let mut out = Vec::with_capacity(len + 16);
     while out.len() < len {
-        x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        x = x
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         out.extend_from_slice(WORDS[(x >> 60) as usize].as_bytes());
         out.push(b' ' + ((x >> 20) % 3) as u8);
     }
@@ -365,12 +410,18 @@ fn lzma_fragment_images_read_correctly_and_in_time() {
     let src = t.path().join("src");
     let mut expect = Vec::new();
     for i in 0..600u64 {
-        let len = [0, 1, 100, 700, 2_000, 4_095, 4_096, 9_000][(i % 8) as usize] + (i as usize % 13);
+        let len =
+            [0, 1, 100, 700, 2_000, 4_095, 4_096, 9_000][(i % 8) as usize] + (i as usize % 13);
         let p = format!("small/d{}/f{i}", i % 7);
         write(&src.join(&p), text(i, len));
         expect.push((format!("/{p}").into_bytes(), text(i, len)));
     }
-    for (i, len) in [(1000u64, 70_000usize), (1001, 300_000), (1002, 1_300_000), (1003, 2_500_001)] {
+    for (i, len) in [
+        (1000u64, 70_000usize),
+        (1001, 300_000),
+        (1002, 1_300_000),
+        (1003, 2_500_001),
+    ] {
         let p = format!("big/f{i}");
         write(&src.join(&p), text(i, len));
         expect.push((format!("/{p}").into_bytes(), text(i, len)));
@@ -380,16 +431,28 @@ fn lzma_fragment_images_read_correctly_and_in_time() {
         ("lzma", &["-zlzma"]),
         ("lzma-fragments", &["-zlzma", "-Efragments"]),
         ("lzma-all-fragments", &["-zlzma", "-Eall-fragments"]),
-        ("lzma-fragments-ztailpacking", &["-zlzma", "-Efragments,ztailpacking"]),
+        (
+            "lzma-fragments-ztailpacking",
+            &["-zlzma", "-Efragments,ztailpacking"],
+        ),
         ("lzma-C64k", &["-zlzma", "-C65536", "-Eztailpacking"]),
-        ("lzma-C64k-fragments", &["-zlzma", "-C65536", "-Efragments,ztailpacking"]),
-        ("lzma-C64k-all-fragments", &["-zlzma", "-C65536", "-Eall-fragments,ztailpacking"]),
+        (
+            "lzma-C64k-fragments",
+            &["-zlzma", "-C65536", "-Efragments,ztailpacking"],
+        ),
+        (
+            "lzma-C64k-all-fragments",
+            &["-zlzma", "-C65536", "-Eall-fragments,ztailpacking"],
+        ),
     ];
     let mut times = Vec::new();
     for (name, args) in variants {
         let img = t.path().join(format!("{name}.erofs"));
         if !mkfs18(t.path(), &src, &img, args) {
-            eprintln!("SKIP: no trixie root with erofs-utils 1.8 at {}", trixie().display());
+            eprintln!(
+                "SKIP: no trixie root with erofs-utils 1.8 at {}",
+                trixie().display()
+            );
             return;
         }
         let fs = open(&img).unwrap_or_else(|e| panic!("{name}: {e}"));
@@ -400,14 +463,27 @@ fn lzma_fragment_images_read_correctly_and_in_time() {
         assert_eq!(got.len(), expect.len(), "{name}: file count");
         for ((gp, gd), (ep, ed)) in got.iter().zip(&expect) {
             assert_eq!(gp, ep, "{name}: paths");
-            assert!(gd == ed, "{name}: {} differs from the source", String::from_utf8_lossy(gp));
+            assert!(
+                gd == ed,
+                "{name}: {} differs from the source",
+                String::from_utf8_lossy(gp)
+            );
         }
         assert!(elapsed < Duration::from_secs(300), "{name}: hang guard");
         times.push((name, elapsed));
     }
-    let base = |n: &str| times.iter().find(|(v, _)| **v == n).map(|(_, d)| d.as_secs_f64());
+    let base = |n: &str| {
+        times
+            .iter()
+            .find(|(v, _)| **v == n)
+            .map(|(_, d)| d.as_secs_f64())
+    };
     for (name, d) in &times {
-        let reference = if name.contains("C64k") { "lzma-C64k" } else { "lzma" };
+        let reference = if name.contains("C64k") {
+            "lzma-C64k"
+        } else {
+            "lzma"
+        };
         let ratio = d.as_secs_f64() / base(reference).unwrap_or(f64::NAN);
         eprintln!("{name}: {d:?} ({ratio:.2}x {reference})");
     }

@@ -81,7 +81,10 @@ fn files_rss(image: &Path, limit: Duration) -> (i32, String, u64) {
         if start.elapsed() > limit {
             let _ = child.kill();
             let _ = child.wait();
-            panic!("extwatch files {} hung: killed after {limit:?}", image.display());
+            panic!(
+                "extwatch files {} hung: killed after {limit:?}",
+                image.display()
+            );
         }
         std::thread::sleep(Duration::from_millis(20));
     };
