@@ -488,3 +488,52 @@ fn lzma_fragment_images_read_correctly_and_in_time() {
         eprintln!("{name}: {d:?} ({ratio:.2}x {reference})");
     }
 }
+
+/// Names rewritten in place inside a dirent block: `/` or NUL inside a name, and a second `..`
+/// entry. The first two are refused (a `/` would move an entry elsewhere in the tree); the extra
+/// dot entry is dropped as erofs-rs drops every `.`/`..` name (the kernel never looks such a name
+/// up either), and nothing else moves.
+#[test]
+fn bad_names_are_refused_or_dropped() {
+    let t = scratch();
+    let src = t.path().join("src");
+    for n in ["n_abc", "n_abd", "zz"] {
+        write(&src.join("names").join(n), "content");
+    }
+    let img = t.path().join("names.erofs");
+    mkfs(&src, &img, &[]);
+    let clean = std::fs::read(&img).unwrap();
+    let names_at = |img: &[u8], name: &[u8]| {
+        let p = img.windows(name.len()).position(|w| w == name).unwrap();
+        assert!(img[p + 1..].windows(name.len()).all(|w| w != name));
+        p
+    };
+    for (what, from, to) in [
+        ("slash", &b"n_abc"[..], &b"n/abc"[..]),
+        ("nul", b"n_abc", b"n\0abc"),
+    ] {
+        let mut bytes = clean.clone();
+        let p = names_at(&bytes, from);
+        bytes[p..p + from.len()].copy_from_slice(to);
+        let path = t.path().join(format!("{what}.erofs"));
+        std::fs::write(&path, &bytes).unwrap();
+        let fs = open(&path).unwrap();
+        let e = fs.read_dir(b"/names").expect_err(what);
+        eprintln!("{what}: {e}");
+        assert!(e.to_string().contains("name"), "{what}: {e}");
+    }
+    // "zz" -> "..": out of order as well, so the block is refused.
+    let mut bytes = clean.clone();
+    let p = names_at(&bytes, b"n_abdzz");
+    bytes[p + 5..p + 7].copy_from_slice(b"..");
+    let path = t.path().join("dotdot.erofs");
+    std::fs::write(&path, &bytes).unwrap();
+    let fs = open(&path).unwrap();
+    match fs.read_dir(b"/names") {
+        Err(e) => eprintln!("extra ..: {e}"),
+        Ok(list) => {
+            let names: Vec<_> = list.into_iter().map(|(n, _)| n).collect();
+            assert_eq!(names, vec![b"n_abc".to_vec(), b"n_abd".to_vec()]);
+        }
+    }
+}
