@@ -27,7 +27,7 @@
 //! into one shared compressed "packed inode". erofs-rs reads a fragment by decompressing the whole
 //! packed-inode extent that holds it (up to 12 MiB with big `-C` clusters, lzma) and keeping only the
 //! file's bytes — once per file, so an image of many small files decompressed the same cluster
-//! hundreds of times (issue 14: 23 s and 45 s of CPU against 1.6 s without fragments, 420 s with
+//! hundreds of times (issue 14: 23 s and 45 s of CPU against 1.6 s without fragments; 231 s of CPU with
 //! `-C1048576`). Files stored *entirely* in the packed inode (map header bit 7 of `h_clusterbits`,
 //! `Z_EROFS_FRAGMENT_INODE_BIT`, with the 63-bit packed offset in the header) are therefore read here
 //! from the packed inode through erofs-rs's file API, with a cache of decompressed packed-inode
