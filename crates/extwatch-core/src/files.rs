@@ -87,7 +87,7 @@ impl Default for WalkLimits {
     fn default() -> Self {
         WalkLimits {
             max_entries: extwatch_formats::limits::MAX_ENTRIES,
-            max_depth: 256,
+            max_depth: extwatch_formats::limits::MAX_DEPTH,
             max_total_bytes_hashed: u64::MAX,
         }
     }
