@@ -252,8 +252,22 @@ fn block_on<F: Future>(f: F) -> Result<F::Output, FsError> {
     }
 }
 
-/// pread-based erofs-rs backend over a [`ReadAt`].
-pub struct PreadImage(Arc<dyn ReadAt>);
+/// pread-based erofs-rs backend over a [`ReadAt`], showing erofs-rs the DEFLATE window size the
+/// kernel uses (see [`crate::erofs_cfg`]).
+pub struct PreadImage {
+    src: Arc<dyn ReadAt>,
+    windowbits_at: Option<u64>,
+}
+
+impl PreadImage {
+    /// A backend over `src` (whose superblock bytes at 1024.. are `sb`).
+    fn new(src: Arc<dyn ReadAt>, sb: &[u8]) -> PreadImage {
+        let windowbits_at = crate::erofs_cfg::deflate_windowbits_offset(sb, &mut |at, out| {
+            src.read_exact_at(at, out).ok()
+        });
+        PreadImage { src, windowbits_at }
+    }
+}
 
 impl AsyncImage for PreadImage {
     fn read_exact_at(
@@ -264,9 +278,12 @@ impl AsyncImage for PreadImage {
         let r = if buf.is_empty() {
             Ok(())
         } else {
-            self.0
+            let r = self
+                .src
                 .read_exact_at(offset, buf)
-                .map_err(erofs_rs::Error::Io)
+                .map_err(erofs_rs::Error::Io);
+            crate::erofs_cfg::normalise_windowbits(self.windowbits_at, offset, buf);
+            r
         };
         std::future::ready(r)
     }
@@ -286,7 +303,7 @@ impl ErofsReader {
     pub fn open(src: Arc<dyn ReadAt>) -> Result<Self, FsError> {
         // The superblock's block count must fit in the file: the kernel refuses a truncated image, and
         // reads past the end would otherwise look like zeroes to some code paths.
-        let mut sb = [0u8; 40];
+        let mut sb = [0u8; 128];
         src.read_exact_at(1024, &mut sb)?;
         let blkszbits = u32::from(sb[12]);
         let blocks = u64::from(u32::from_le_bytes([sb[36], sb[37], sb[38], sb[39]]));
@@ -300,7 +317,7 @@ impl ErofsReader {
                 src.size()
             )));
         }
-        let fs = block_on(EroFS::new(PreadImage(src.clone())))?.map_err(ef_err)?;
+        let fs = block_on(EroFS::new(PreadImage::new(src.clone(), &sb)))?.map_err(ef_err)?;
         // Fail early on an unreadable root.
         let root = block_on(fs.get_inode(fs.super_block().root_inode_id()))?.map_err(ef_err)?;
         if !root.is_dir() {
