@@ -82,7 +82,7 @@ mod tests {
         img[sb + 80..sb + 84].copy_from_slice(&COMPR_CFGS.to_le_bytes());
         img[sb + 84..sb + 86].copy_from_slice(&algs.to_le_bytes());
         for c in cfgs {
-            while img.len() % 4 != 0 {
+            while !img.len().is_multiple_of(4) {
                 img.push(0xee);
             }
             img.extend_from_slice(&(c.len() as u16).to_le_bytes());
