@@ -56,17 +56,6 @@ fn known_unreadable(v: &Variant) -> Option<&'static str> {
     None
 }
 
-/// Known slowness of the current reader (the variant must still be read correctly):
-///
-/// * erofs lzma with `-E fragments` decompresses the shared fragment again for every file (issue 14,
-///   second bullet): about 10x the time of the same image without fragments.
-fn known_slow(v: &Variant) -> Option<&'static str> {
-    if v.name == "erofs18-lzma-fragments" {
-        return Some("erofs lzma fragments: the fragment is decompressed again for every file");
-    }
-    None
-}
-
 /// Hang guard for one `extwatch files --hash` run (not a performance assertion).
 const EXTWATCH_TIMEOUT: Duration = Duration::from_secs(180);
 
@@ -757,25 +746,19 @@ fn every_writer_variant_reads_like_the_kernel() {
         }
     }
     eprintln!("{TEST}: extwatch files --hash wall time, all variants: {total:.1}s");
-    // Issue 14 wants erofs lzma with fragments within 2x of the same image without fragments. The
-    // bound here is a generous 5x (a regression guard that timing noise cannot trip; today's reader
-    // takes about 10x).
+    // Issue 14 wants erofs lzma with fragments within 2x of the same image without fragments
+    // (measured on release builds by scripts/bench-erofs-fragments.sh). The bound here, on the
+    // debug binary and a small tree, is a generous 5x: a regression guard that timing noise cannot
+    // trip (the reader that decompressed the fragment again for every file took about 10x).
     const FRAG: &str = "erofs18-lzma-fragments";
     const PLAIN: &str = "erofs18-lzma-C64k-ztailpacking";
     if let (Some(f), Some(p)) = (results.get(FRAG), results.get(PLAIN)) {
         let ratio = f.seconds / p.seconds.max(0.05);
-        let known = all.iter().find(|v| v.name == FRAG).and_then(known_slow);
         eprintln!(
-            "{TEST}: {FRAG} {:.2}s vs {PLAIN} {:.2}s: {ratio:.1}x (issue 14 wants <= 2x){}",
-            f.seconds,
-            p.seconds,
-            if ratio > 5.0 && known.is_some() {
-                format!(" [KNOWN: {}]", known.unwrap_or_default())
-            } else {
-                String::new()
-            }
+            "{TEST}: {FRAG} {:.2}s vs {PLAIN} {:.2}s: {ratio:.1}x",
+            f.seconds, p.seconds,
         );
-        if ratio > 5.0 && known.is_none() {
+        if ratio > 5.0 {
             failed.push(format!("{FRAG} (time {ratio:.1}x of {PLAIN})"));
         }
     }
