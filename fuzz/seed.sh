@@ -138,6 +138,22 @@ for f in "$work"/sq-*; do
   [ -f "$f" ] || continue
   { printf '\0'; cat "$f"; } >"$s/seed-$(basename "$f")"
 done
+# ---------------------------------------------------------------- erofs (structure-aware target)
+# The erofs images above, plus tail packing and big clusters (host erofs-utils), and lzma with
+# fragments (erofs-utils 1.8 in the trixie root, when there is one: $EXTWATCH_TRIXIE).
+mkdir -p "$corpus/erofs"
+er erofs-ztail "$tree" -zlz4hc -C16384 -Eztailpacking 2>/dev/null || true
+cp "$work"/erofs-* "$corpus/erofs/" && for f in "$corpus"/erofs/erofs-*; do mv "$f" "$corpus/erofs/seed-${f##*/}"; done
+T=${EXTWATCH_TRIXIE:-/var/cache/extwatch/trixie}
+if [ -x "$T/usr/bin/mkfs.erofs" ] && [ "$(id -u)" = 0 ]; then
+  for opts in "-zlzma -Efragments" "-zlzma -Eall-fragments,ztailpacking -C16384"; do
+    n=erofs18-$(echo "$opts" | tr -cs 'a-zA-Z0-9' '-')
+    # shellcheck disable=SC2086
+    unshare -m --propagation private sh -c 'T=$1 W=$2; shift 2; mount --bind "$T" "$T"; mount -t proc proc "$T/proc";
+      mkdir -p "$T$W"; mount --bind "$W" "$T$W"; exec chroot "$T" /usr/bin/mkfs.erofs "$@"' \
+      sh "$T" "$work" --quiet -T0 $opts "$work/$n" "$tree" >/dev/null 2>&1 && cp "$work/$n" "$corpus/erofs/seed-$n"
+  done
+fi
 
 # ---------------------------------------------------------------- DDIs
 d=$corpus/ddi
@@ -204,4 +220,4 @@ cp "$vs/seed-json" "$vs/seed-padded" && truncate -s 4096 "$vs/seed-padded"
 cp "$work/sig.der" "$vs/seed-der"
 
 n() { find "$1" -type f | wc -l; }
-echo "seeded: osrelease=$(n "$o") mountinfo=$(n "$m") image=$(n "$i") squashfs=$(n "$s") ddi=$(n "$d") verity=$(n "$vt") veritysig=$(n "$vs")"
+echo "seeded: osrelease=$(n "$o") mountinfo=$(n "$m") image=$(n "$i") squashfs=$(n "$s") erofs=$(n "$corpus/erofs") ddi=$(n "$d") verity=$(n "$vt") veritysig=$(n "$vs")"

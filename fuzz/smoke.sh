@@ -14,7 +14,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 secs=${1:-20}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(osrelease mountinfo image ddi verity veritysig squashfs)
+[ ${#targets[@]} -gt 0 ] || targets=(osrelease mountinfo image ddi verity veritysig erofs squashfs)
 target_dir=${FUZZ_TARGET_DIR:-$here/target}
 rss=${FUZZ_RSS_MB:-2048}
 per_input=${FUZZ_TIMEOUT:-10}

@@ -2,10 +2,10 @@
 # dm-verity recomputation benchmark (issue 3): extwatch's streaming tree vs `veritysetup verify` on the
 # same 1 GiB data and hash device, in the same run, plus extwatch's throughput against what
 # `openssl speed -evp sha256` reports for one core (times the cores used), and extwatch's peak RSS.
-# Then end to end: `extwatch verify` (the CLI, with the release lookup, the side-car reading, the
-# whole-image SHA-256 — a single sequential stream, so it bounds the wall time — and the report) of
-# a squashfs of the same size with `.verity` and `.roothash` side-cars, against `veritysetup verify`
-# of that image.
+# Then end to end: `extwatch verify` (the CLI with its default options: partitions, release lookup,
+# side-car reading, the tree and the report) of a squashfs of the same size with `.verity` and
+# `.roothash` side-cars, against `veritysetup verify` of that image; and `extwatch verify --sha256`,
+# which also computes the whole-file SHA-256 (one sequential stream, so it bounds the wall time).
 #
 # Usage: scripts/bench-verity.sh [SIZE_MIB]   (default 1024)
 set -euo pipefail
@@ -67,8 +67,11 @@ cat "$img" "$work/sq-$size.verity" > /dev/null
   echo "extwatch verify did not recompute $sqroot" >&2; "$cli" verify "$img" >&2; exit 1; }
 vs2=$( for _ in 1 2 3; do /usr/bin/time -f '%e' veritysetup verify "$img" "$work/sq-$size.verity" "$sqroot" 2>&1 >/dev/null | tail -1; done | best )
 ew2=$( for _ in 1 2 3; do /usr/bin/time -f '%e' "$cli" verify "$img" 2>&1 >/dev/null | tail -1; done | best )
+ew3=$( for _ in 1 2 3; do /usr/bin/time -f '%e' "$cli" verify --sha256 "$img" 2>&1 >/dev/null | tail -1; done | best )
 rss2=$( /usr/bin/time -f '%M' "$cli" verify "$img" 2>&1 >/dev/null | tail -1 )
 echo "end to end, $(stat -c %s "$img") byte squashfs with .verity/.roothash side-cars:"
 echo "  veritysetup verify:          ${vs2} s"
 echo "  extwatch verify:             ${ew2} s  peak RSS $((rss2 / 1024)) MiB"
-awk -v a="$vs2" -v b="$ew2" 'BEGIN {printf "  ratio veritysetup/extwatch:   %.2fx (extwatch also hashes the whole image: one sequential SHA-256 stream)\n", a / b}'
+echo "  extwatch verify --sha256:    ${ew3} s  (also the whole-file SHA-256: one sequential stream)"
+awk -v a="$vs2" -v b="$ew2" 'BEGIN {printf "  ratio veritysetup/extwatch verify:          %.2fx (goal >= 2.5x)\n", a / b}'
+awk -v a="$vs2" -v b="$ew3" 'BEGIN {printf "  ratio veritysetup/extwatch verify --sha256: %.2fx\n", a / b}'

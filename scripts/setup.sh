@@ -10,7 +10,7 @@ SUDO=""
 pkgs=(build-essential pkg-config libssl-dev)
 if [ "${1:-}" = "--test" ]; then
   pkgs+=(squashfs-tools erofs-utils cryptsetup-bin fdisk attr libcap2-bin openssl debootstrap
-         util-linux time hyperfine systemd)
+         util-linux time hyperfine systemd squashfs-tools-ng tar)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

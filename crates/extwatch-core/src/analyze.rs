@@ -3,14 +3,15 @@
 
 use std::sync::Arc;
 
-use extwatch_formats::{open_image, RawFormat, ReadAt};
+use extwatch_formats::{limits, open_image, RawFormat, ReadAt};
 use extwatch_model::{Compatibility, Image, ImageClass, ImageFormat};
 use sha2::{Digest, Sha256};
 
+use crate::budget::RunBudget;
 use crate::content::Content;
 use crate::discover::{Found, Kind};
 use crate::provenance::{self, TrustCtx};
-use crate::release::{find_release, validate, HostRelease, Lookup};
+use crate::release::{find_release_budgeted, validate, HostRelease, Lookup};
 use crate::rootfs::{xattr_fd, RootFs};
 use crate::version::SystemdVersion;
 
@@ -34,6 +35,7 @@ pub fn analyze(
     host: &HostRelease,
     v: SystemdVersion,
     trust: &TrustCtx,
+    budget: &RunBudget,
 ) -> (Image, Extra) {
     let mut errors = Vec::new();
     let mut extra = Extra {
@@ -50,6 +52,7 @@ pub fn analyze(
     };
     let (mut verity, mut signature) = provenance::none();
     let (mut sha256, mut size, mut mtime) = (None, None, None);
+    let (mut allocated_size, mut not_hashed) = (None, None);
 
     let content = match f.kind {
         Kind::Directory => match root.subroot(open) {
@@ -72,12 +75,17 @@ pub fn analyze(
                     mtime = rfc3339(md.mtime());
                     if f.kind == Kind::Raw {
                         size = Some(md.len());
+                        allocated_size = Some(md.blocks().saturating_mul(512));
                     }
                 }
                 if f.kind == Kind::Raw {
-                    match hash_file(&file) {
+                    match hash_image(&file, size.unwrap_or(0), budget) {
                         Ok(h) => sha256 = Some(h),
-                        Err(e) => errors.push(format!("cannot hash image: {e}")),
+                        Err(HashSkip::Budget(why)) => not_hashed = Some(why),
+                        Err(HashSkip::Io(e)) => {
+                            not_hashed = Some(format!("read error: {e}"));
+                            errors.push(format!("cannot hash image: {e}"));
+                        }
                     }
                 }
                 let side = sidecars(root, open, &file);
@@ -114,7 +122,7 @@ pub fn analyze(
     // mount time and a failure aborts the whole merge; directory images are merely skipped.
     let mut lookup_failure: Option<&'static str> = None;
     if let Some(c) = &content {
-        match find_release(c, f.class, &f.name, &file_name, v) {
+        match find_release_budgeted(c, f.class, &f.name, &file_name, v, &budget.release) {
             Ok(Lookup::Found(r)) => {
                 release_file = Some(r.path);
                 release = Some(r.pairs);
@@ -163,6 +171,14 @@ pub fn analyze(
     } else {
         (validate(&f.name, f.class, release.as_ref(), host, v), false)
     };
+    // The verdict above saw the whole release; the report gets a bounded copy (issue 8 case 11).
+    let (release, release_note) = match release {
+        Some(r) => {
+            let (r, note) = crate::release::for_report(r);
+            (Some(r), note)
+        }
+        None => (None, None),
+    };
     let image = Image {
         name: f.name.clone(),
         class: f.class,
@@ -186,6 +202,9 @@ pub fn analyze(
         signature,
         sha256,
         size,
+        allocated_size,
+        not_hashed,
+        release_note,
         mtime,
         errors,
     };
@@ -263,11 +282,40 @@ pub fn parse_hex_hash(v: &[u8]) -> Option<String> {
     .then_some(s)
 }
 
-/// SHA-256 of a whole file, streamed.
+/// Why an image file's identity hash was not computed.
+#[derive(Debug)]
+pub enum HashSkip {
+    /// Over a budget: reported as `not_hashed`, the image is not malformed for it.
+    Budget(String),
+    /// Reading failed.
+    Io(std::io::Error),
+}
+
+/// The identity SHA-256 of an image file of `size` bytes (from `fstat`), within the budgets: files
+/// over [`limits::MAX_IMAGE_HASH`] are not hashed (a sparse 1 TiB `.raw` is 4 KB on disk and took
+/// 23 minutes to hash, issue 8 case 6), and the bytes are charged to the run's
+/// [`limits::MAX_HASH_PER_RUN`] before reading.
+pub fn hash_image(f: &std::fs::File, size: u64, budget: &RunBudget) -> Result<String, HashSkip> {
+    if size > limits::MAX_IMAGE_HASH {
+        return Err(HashSkip::Budget(format!(
+            "{size} bytes, over the {}-byte cap on image hashing (MAX_IMAGE_HASH)",
+            limits::MAX_IMAGE_HASH
+        )));
+    }
+    budget.take_hash(size).map_err(HashSkip::Budget)?;
+    hash_file_capped(f, limits::MAX_IMAGE_HASH).map_err(HashSkip::Io)
+}
+
+/// SHA-256 of a whole file, streamed; fails rather than read more than [`limits::MAX_IMAGE_HASH`]
+/// bytes (a file that grows while it is hashed is stopped too).
 pub fn hash_file(f: &std::fs::File) -> std::io::Result<String> {
+    hash_file_capped(f, limits::MAX_IMAGE_HASH)
+}
+
+fn hash_file_capped(f: &std::fs::File, cap: u64) -> std::io::Result<String> {
     // Positional reads: the descriptor's offset may be shared with a clone used elsewhere.
     let mut h = Sha256::new();
-    let mut buf = vec![0u8; 256 * 1024];
+    let mut buf = vec![0u8; limits::CHUNK];
     let mut off = 0u64;
     loop {
         let n = match std::os::unix::fs::FileExt::read_at(f, &mut buf, off) {
@@ -276,8 +324,13 @@ pub fn hash_file(f: &std::fs::File) -> std::io::Result<String> {
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e),
         };
-        h.update(&buf[..n]);
         off += n as u64;
+        if off > cap {
+            return Err(std::io::Error::other(format!(
+                "not hashed: the file is larger than the {cap}-byte cap (MAX_IMAGE_HASH)"
+            )));
+        }
+        h.update(&buf[..n]);
     }
     Ok(hex::encode(h.finalize()))
 }
@@ -318,6 +371,43 @@ mod tests {
         assert_eq!(rfc3339(1_733_832_000).unwrap(), "2024-12-10T12:00:00Z");
         assert_eq!(rfc3339(951_782_400).unwrap(), "2000-02-29T00:00:00Z");
         assert_eq!(rfc3339(i64::MAX), None);
+    }
+
+    /// The identity hash within its budgets: over the per-image cap nothing is read; past the
+    /// run's budget nothing is read; both say which budget.
+    #[test]
+    fn image_hash_respects_the_caps() {
+        let dir = tempfile::tempdir().unwrap();
+        let rw = |n: &str| {
+            std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .open(dir.path().join(n))
+                .unwrap()
+        };
+        let sparse = rw("huge.raw");
+        sparse.set_len(limits::MAX_IMAGE_HASH + 1).unwrap();
+        let b = RunBudget::default();
+        let start = std::time::Instant::now();
+        match hash_image(&sparse, limits::MAX_IMAGE_HASH + 1, &b) {
+            Err(HashSkip::Budget(w)) => assert!(w.contains("MAX_IMAGE_HASH"), "{w}"),
+            other => panic!("{other:?}"),
+        }
+        assert!(start.elapsed() < std::time::Duration::from_secs(30));
+        let small = rw("small.raw");
+        small.set_len(100).unwrap();
+        let b = RunBudget::new(0, 150, std::time::Duration::from_secs(1));
+        assert!(hash_image(&small, 100, &b).is_ok());
+        match hash_image(&small, 100, &b) {
+            Err(HashSkip::Budget(w)) => assert!(w.contains("MAX_HASH_PER_RUN"), "{w}"),
+            other => panic!("{other:?}"),
+        }
+        // A file that grows past the cap while it is hashed is stopped, not followed.
+        let grown = rw("grown.raw");
+        grown.set_len(3 * limits::CHUNK as u64).unwrap();
+        assert!(hash_file_capped(&grown, limits::CHUNK as u64).is_err());
     }
 
     #[test]

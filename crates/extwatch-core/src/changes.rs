@@ -81,13 +81,25 @@ pub fn open_content(root: &RootFs, img: &Image, arch: &str) -> Result<Content, S
     }
 }
 
-/// Absolute host path of a hierarchy-relative path.
-fn host_path(hier: &str, rel: &[u8]) -> String {
+/// The absolute path inside the root (and inside a sysext image: `/usr/bin/x`) of a
+/// hierarchy-relative path (`/bin/x` under `/usr`). A string for reports and image lookups; nothing
+/// opens it on the host.
+fn in_root_path(hier: &str, rel: &[u8]) -> String {
     let rel = String::from_utf8_lossy(rel);
     if rel == "/" {
         hier.to_string()
     } else {
         format!("{hier}{rel}")
+    }
+}
+
+/// The inverse of [`in_root_path`]: `/usr/bin/x` → `/bin/x` for `hier = /usr` (`/usr` itself → `/`).
+fn hier_relative(hier: &str, p: &[u8]) -> Vec<u8> {
+    let h = hier.trim_end_matches('/').as_bytes();
+    match p.strip_prefix(h) {
+        Some([]) => b"/".to_vec(),
+        Some(rest) if rest.starts_with(b"/") => rest.to_vec(),
+        _ => p.to_vec(),
     }
 }
 
@@ -102,6 +114,7 @@ pub fn analyze(
     limits: &WalkLimits,
     threads: usize,
     hash_all: bool,
+    budget: &crate::budget::RunBudget,
 ) -> Analysis {
     let mut out = Analysis::default();
     for (class, hiers) in classes {
@@ -138,7 +151,11 @@ pub fn analyze(
             match open_content(root, img, arch).and_then(|c| Ok((walk(&c, limits)?, c))) {
                 Ok((mut entries, content)) => {
                     if hash_all {
-                        if let Err(e) = hash_files(&content, &mut entries, threads) {
+                        let r =
+                            budget.hash_all(&img.name, &mut entries, &mut out.errors, &mut |s| {
+                                hash_files(&content, s, threads)
+                            });
+                        if let Err(e) = r {
                             out.errors.push(format!("{}: hashing: {e}", img.name));
                         }
                     }
@@ -160,15 +177,23 @@ pub fn analyze(
             if layers.iter().all(|l| l.entries.is_empty()) && !merged_here {
                 continue;
             }
-            let base =
-                match overlay::read_base(root.host_path(), hier, merged_here, limits, hash_all) {
-                    Ok(b) => b,
-                    Err(e) => {
-                        out.errors
-                            .push(format!("{hier}: cannot read the base layer: {e}"));
-                        continue;
-                    }
-                };
+            let base = match overlay::read_base(
+                root,
+                hier,
+                merged_here,
+                limits,
+                hash_all.then_some(budget),
+            ) {
+                Ok((b, notes)) => {
+                    out.errors.extend(notes);
+                    b
+                }
+                Err(e) => {
+                    out.errors
+                        .push(format!("{hier}: cannot read the base layer: {e}"));
+                    continue;
+                }
+            };
             let view = overlay::merge(base.clone(), &layers);
             // Hash both sides of every replaced file (only those: hashing is the expensive part).
             let mut need: HashSet<Vec<u8>> = HashSet::new();
@@ -179,16 +204,39 @@ pub fn analyze(
                     }
                 }
             }
-            let base_hashes = hashes_of(hash_subset(&base, &need, merged_here, root, hier));
+            let base_sel = budget.admit_evidence(
+                &format!("{hier} (base)"),
+                to_hash(&base, &need),
+                &mut out.errors,
+            );
+            let base_hashes = hashes_of(hash_subset(
+                base_sel,
+                merged_here,
+                root,
+                hier,
+                budget,
+                &mut out.errors,
+            ));
             let layer_hashes: Vec<HashMap<Vec<u8>, [u8; 32]>> = walked
                 .iter()
                 .zip(layers.iter())
                 .map(|((img, _), layer)| {
+                    // Layer entries are hierarchy-relative (`/bin/x`); the image holds `/usr/bin/x`.
                     let mut sel = to_hash(&layer.entries, &need);
+                    for e in &mut sel {
+                        e.path = in_root_path(hier, &e.path).into_bytes();
+                    }
+                    let mut sel = budget.admit_evidence(&img.name, sel, &mut out.errors);
                     if !sel.is_empty() {
                         // A failure leaves these unhashed; the finding then says so.
-                        let _ = open_content(root, img, arch)
-                            .and_then(|c| hash_files(&c, &mut sel, threads));
+                        let _ = open_content(root, img, arch).and_then(|c| {
+                            budget.hash_evidence(&img.name, &mut sel, &mut out.errors, &mut |s| {
+                                hash_files(&c, s, threads)
+                            })
+                        });
+                    }
+                    for e in &mut sel {
+                        e.path = hier_relative(hier, &e.path);
                     }
                     hashes_of(sel)
                 })
@@ -211,13 +259,13 @@ pub fn analyze(
                         .iter()
                         .map(|e| {
                             let mut e = e.clone();
-                            e.path = host_path(hier, &e.path).into_bytes();
+                            e.path = in_root_path(hier, &e.path).into_bytes();
                             e
                         })
                         .collect(),
                 };
                 for (p, c, below) in ch {
-                    let hp = host_path(hier, p);
+                    let hp = in_root_path(hier, p);
                     let mine = layers[li].entries.iter().find(|e| &e.path == p).cloned();
                     match (c, below, mine) {
                         (Change::Added, _, _) => ic.added.push(hp),
@@ -306,26 +354,26 @@ fn hashes_of(entries: Vec<FileEntry>) -> HashMap<Vec<u8>, [u8; 32]> {
         .collect()
 }
 
-/// Hashes the base files in `need`, beneath the overlay when the hierarchy is merged.
+/// Hashes the base files `sel` (from [`to_hash`], admitted by the run's budget), beneath the
+/// overlay when the hierarchy is merged.
 fn hash_subset(
-    base: &[FileEntry],
-    need: &HashSet<Vec<u8>>,
+    mut sel: Vec<FileEntry>,
     merged: bool,
     root: &RootFs,
     hier: &str,
+    budget: &crate::budget::RunBudget,
+    errors: &mut Vec<String>,
 ) -> Vec<FileEntry> {
-    let mut sel = to_hash(base, need);
     if sel.is_empty() {
         return sel;
     }
-    let root_path = root.host_path().to_path_buf();
-    let r = overlay::beneath(&root_path, hier, merged, || {
-        let r = RootFs::open(&root_path).map_err(|e| e.to_string())?;
+    let r = overlay::beneath(root, hier, merged, |r| {
         let base = r
             .subroot(hier)
             .map(Content::Dir)
             .map_err(|e| e.to_string())?;
-        hash_files(&base, &mut sel, 1)?;
+        let what = format!("{hier} (base)");
+        budget.hash_evidence(&what, &mut sel, errors, &mut |s| hash_files(&base, s, 1))?;
         Ok(sel)
     });
     r.unwrap_or_default()
@@ -349,7 +397,7 @@ fn manifest(
     layer: Option<&str>,
 ) -> extwatch_model::baseline::ManifestEntry {
     extwatch_model::baseline::ManifestEntry {
-        path: host_path(hier, &e.path),
+        path: in_root_path(hier, &e.path),
         kind: kind_name(e.kind).into(),
         mode: format!("{:04o}", e.mode),
         uid: e.uid,
@@ -411,5 +459,24 @@ impl Analysis {
             root: root.into(),
             hierarchies: out,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hierarchy_paths_round_trip() {
+        for (hier, rel, abs) in [
+            ("/usr", &b"/bin/x"[..], "/usr/bin/x"),
+            ("/usr", b"/", "/usr"),
+            ("/etc", b"/pam.d/sshd", "/etc/pam.d/sshd"),
+        ] {
+            assert_eq!(in_root_path(hier, rel), abs);
+            assert_eq!(hier_relative(hier, abs.as_bytes()), rel);
+        }
+        // Not under the hierarchy: unchanged.
+        assert_eq!(hier_relative("/usr", b"/usrx/a"), b"/usrx/a");
     }
 }

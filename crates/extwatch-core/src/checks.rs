@@ -79,6 +79,15 @@ pub const CATALOGUE: &[CheckDef] = &[
             "an image in a directory systemd does not search (for its version): inert but staged",
     },
     CheckDef {
+        id: "special-file-in-search-path",
+        severity: Medium,
+        controls: &["CM-8", "SI-4"],
+        description: "a FIFO, socket or character device in an extension search directory: systemd \
+                      skips it, but it has no business there (a FIFO blocks tools that open it; a \
+                      device node in an offline root names a device of the machine reading it); \
+                      reported, never opened",
+    },
+    CheckDef {
         id: "runtime-extension",
         severity: Medium,
         controls: &["CM-3", "CM-6"],
@@ -114,6 +123,7 @@ pub const CATALOGUE: &[CheckDef] = &[
     CheckDef { id: "extension-adds-executable", severity: Medium, controls: &["CM-7", "CM-8"], description: "new executable in a PATH or libexec directory" },
     CheckDef { id: "extension-setuid", severity: High, controls: &["AC-6", "CM-7"], description: "setuid/setgid file or file capabilities" },
     CheckDef { id: "extension-adds-unit", severity: Medium, controls: &["CM-7", "CM-5"], description: "systemd units, generators, udev rules, tmpfiles.d, sysusers.d" },
+    CheckDef { id: "extension-implausible-size", severity: Medium, controls: &["CM-8", "SI-7"], description: "sysext/confext image file larger than any real extension (IMPLAUSIBLE_IMAGE_SIZE, 16 GiB): a sparse or padded file built to exhaust the tools that read it; evidence gives size, allocated size and whether it was hashed" },
     CheckDef { id: "confext-sensitive-config", severity: High, controls: &["AC-3", "CM-5", "CM-6"], description: "delivers authentication/privilege config (pam, sudoers, sshd, ld-preload, nss, polkit, cron, systemd, other)" },
 ];
 
@@ -143,6 +153,8 @@ pub struct Inputs<'a> {
     pub version: crate::version::SystemdVersion,
     /// What each extension changes, when computed.
     pub content: Option<&'a crate::changes::Analysis>,
+    /// FIFOs, sockets and character devices in search directories.
+    pub special: &'a [crate::discover::SpecialFile],
 }
 
 /// Builds a finding with the catalogue's severity and controls.
@@ -248,11 +260,55 @@ pub fn run(inp: &Inputs) -> (Vec<Finding>, Vec<CheckRun>) {
             .collect()),
     ));
 
+    // Issue 8 case 6: a 1 TiB sparse `.raw` is 4 KB on disk; real extensions are MiBs to a few GiB.
+    all.push((
+        "extension-implausible-size",
+        Ok(imgs
+            .iter()
+            .filter(|(i, _)| {
+                i.class != ImageClass::Portable
+                    && i.size
+                        .is_some_and(|s| s > extwatch_formats::limits::IMPLAUSIBLE_IMAGE_SIZE)
+            })
+            .map(|(i, _)| {
+                finding(
+                    "extension-implausible-size",
+                    &i.name,
+                    format!(
+                        "'{}' is {} bytes ({} allocated on disk), larger than any real extension",
+                        i.name,
+                        i.size.unwrap_or(0),
+                        i.allocated_size.map_or("?".to_string(), |a| a.to_string())
+                    ),
+                    json!({"path": i.path, "size": i.size, "allocated_size": i.allocated_size,
+                           "limit": extwatch_formats::limits::IMPLAUSIBLE_IMAGE_SIZE,
+                           "sha256": i.sha256, "not_hashed": i.not_hashed}),
+                )
+            })
+            .collect()),
+    ));
+
     all.push(("image-outside-search-path", Ok(imgs.iter().filter(|(i, _)| !i.searched).map(|(i, x)| {
         finding("image-outside-search-path", &i.path,
             format!("{} image '{}' sits in {}, which systemd does not search", i.class.as_str(), i.name, i.search_dir),
             json!({"path": i.path, "search_dir": i.search_dir, "reason": x.unsearched_reason, "format": i.format}))
     }).collect())));
+
+    all.push((
+        "special-file-in-search-path",
+        Ok(inp
+            .special
+            .iter()
+            .map(|f| {
+                finding(
+                    "special-file-in-search-path",
+                    &f.path,
+                    format!("{} is a {} in {}", f.path, f.what, f.search_dir),
+                    json!({"path": f.path, "search_dir": f.search_dir, "type": f.what}),
+                )
+            })
+            .collect()),
+    ));
 
     all.push((
         "runtime-extension",
@@ -460,7 +516,31 @@ fn provenance_checks(inp: &Inputs, all: &mut Outcomes) {
             )
         })
         .collect();
-    if t.certs.is_empty() {
+    // Files systemd would load but extwatch's budget left unread: never silent (issue 8 case 10).
+    ign.extend(t.skipped.iter().map(|(p, why)| {
+        finding(
+            "trust-store-ignored-files",
+            p,
+            format!("{p} was not checked by extwatch: {why}"),
+            json!({"path": p, "reason": why, "skipped_by": "extwatch"}),
+        )
+    }));
+    if t.skipped_more > 0 {
+        ign.push(finding(
+            "trust-store-ignored-files",
+            "verity.d",
+            format!(
+                "{} more files in verity.d were not checked by extwatch (budget spent)",
+                t.skipped_more
+            ),
+            json!({"skipped_more": t.skipped_more, "skipped_by": "extwatch"}),
+        ));
+    }
+    if t.certs.is_empty() && (!t.skipped.is_empty() || t.skipped_more > 0) {
+        ign.push(finding("trust-store-ignored-files", "verity.d",
+            "no *.crt in verity.d could be checked within extwatch's budget: which certificates systemd would accept is unknown".into(),
+            json!({"directories": crate::trust::VERITY_DIRS, "present": t.dirs_present, "skipped_by": "extwatch"})));
+    } else if t.certs.is_empty() {
         ign.push(finding("trust-store-ignored-files", "verity.d",
             "no verity.d directory holds a usable *.crt: systemd's userspace check can accept no signature".into(),
             json!({"directories": crate::trust::VERITY_DIRS, "present": t.dirs_present})));
@@ -542,6 +622,7 @@ mod tests {
             host_trust: &trust,
             version: crate::version::SystemdVersion::DEFAULT,
             content: Some(&crate::changes::Analysis::default()),
+            special: &[],
         });
         assert_eq!(f.len(), 1, "an empty trust store is reported: {f:?}");
         assert_eq!(runs.len(), CATALOGUE.len());

@@ -40,6 +40,23 @@ impl Content {
         }
     }
 
+    /// Size of `p` (after following symlinks inside the image), from its inode, without reading
+    /// it; `Ok(None)` if absent. Lets a caller charge a budget before the bytes are in memory.
+    pub fn file_size(&self, p: &str) -> Result<Option<u64>, String> {
+        match self {
+            Content::Dir(r) => r
+                .stat(p)
+                .map(|s| s.map(|s| u64::try_from(s.st_size).unwrap_or(0)))
+                .map_err(|e| e.to_string()),
+            Content::Fs(fs) => {
+                let Some(p) = chase(fs.as_ref(), p)? else {
+                    return Ok(None);
+                };
+                Ok(fs.stat(p.as_bytes()).map_err(fs_err)?.map(|e| e.size))
+            }
+        }
+    }
+
     /// True when `p` exists (after following symlinks inside the image).
     pub fn exists(&self, p: &str) -> Result<bool, String> {
         match self {

@@ -75,8 +75,26 @@ pub struct DiscoverOptions {
 }
 
 /// Discovers every image of every class, in precedence order, searched directories first.
-pub fn discover(root: &RootFs, opts: &DiscoverOptions) -> (Vec<Found>, Vec<String>) {
+/// A FIFO, socket or character device in a search directory: systemd skips it, extwatch reports it
+/// (a planted FIFO blocks any tool that opens it; a device node in an offline root names a device
+/// of the machine reading it) and never opens it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpecialFile {
+    /// Path inside the root.
+    pub path: String,
+    /// The directory it is in.
+    pub search_dir: String,
+    /// What it is (`fifo`, `socket`, `character device 1:3`).
+    pub what: String,
+}
+
+/// Images found, special files found, warnings.
+pub type Discovery = (Vec<Found>, Vec<SpecialFile>, Vec<String>);
+
+/// Discovers every image (and the special files beside them) of every class in `root`.
+pub fn discover(root: &RootFs, opts: &DiscoverOptions) -> Discovery {
     let mut out = Vec::new();
+    let mut special = Vec::new();
     let mut warnings = Vec::new();
     for class in [
         ImageClass::Sysext,
@@ -93,8 +111,7 @@ pub fn discover(root: &RootFs, opts: &DiscoverOptions) -> (Vec<Found>, Vec<Strin
                 true,
                 None,
                 &mut winners,
-                &mut out,
-                &mut warnings,
+                (&mut out, &mut special, &mut warnings),
             );
         }
         for (dir, why) in paths::unsearched_dirs(class, opts.version, opts.initrd) {
@@ -107,12 +124,11 @@ pub fn discover(root: &RootFs, opts: &DiscoverOptions) -> (Vec<Found>, Vec<Strin
                 false,
                 Some(why),
                 &mut own,
-                &mut out,
-                &mut warnings,
+                (&mut out, &mut special, &mut warnings),
             );
         }
     }
-    (out, warnings)
+    (out, special, warnings)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -124,8 +140,7 @@ fn scan_dir(
     searched: bool,
     why: Option<&str>,
     winners: &mut HashMap<String, String>,
-    out: &mut Vec<Found>,
-    warnings: &mut Vec<String>,
+    (out, special, warnings): (&mut Vec<Found>, &mut Vec<SpecialFile>, &mut Vec<String>),
 ) {
     // systemd opens the search directory itself with chase() inside the root.
     let entries = match root.read_dir(dir) {
@@ -216,6 +231,23 @@ fn scan_dir(
                 (strip_class(stem, class_suffix, opts.version), Kind::Raw)
             }
             FileType::BlockDevice => (fname.to_string(), Kind::Block),
+            // systemd skips these; they are reported here (stat'ed through an O_PATH descriptor,
+            // never opened: opening a FIFO blocks, opening a device runs its driver).
+            FileType::Fifo | FileType::Socket | FileType::CharacterDevice => {
+                if let Ok(Some(st)) = root.stat(&path) {
+                    warnings.push(format!(
+                        "{}: {}; not an image",
+                        root.display(&path),
+                        crate::rootfs::not_regular(&st)
+                    ));
+                    special.push(SpecialFile {
+                        path: path.clone(),
+                        search_dir: dir.to_string(),
+                        what: crate::rootfs::special_kind(&st),
+                    });
+                }
+                continue;
+            }
             _ => continue,
         };
         if name.is_empty() {

@@ -23,7 +23,7 @@
 //!   files, `link=` for symlinks, `device=linux,MAJOR,MINOR` for devices, no times.
 
 use std::ffi::OsStr;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -87,7 +87,7 @@ impl Default for WalkLimits {
     fn default() -> Self {
         WalkLimits {
             max_entries: extwatch_formats::limits::MAX_ENTRIES,
-            max_depth: 256,
+            max_depth: extwatch_formats::limits::MAX_DEPTH,
             max_total_bytes_hashed: u64::MAX,
         }
     }
@@ -178,10 +178,7 @@ impl Budget<'_> {
 pub fn walk(content: &Content, limits: &WalkLimits) -> Result<Vec<FileEntry>, String> {
     match content {
         Content::Fs(fs) => walk_fs(fs.as_ref(), limits),
-        Content::Dir(r) => {
-            let root = open_root(r.host_path())?;
-            walk_dir(&root, limits, true)
-        }
+        Content::Dir(r) => walk_dir(r.dir_fd(), limits, true),
     }
 }
 
@@ -190,7 +187,7 @@ pub fn walk(content: &Content, limits: &WalkLimits) -> Result<Vec<FileEntry>, St
 /// xattrs that matter — whiteouts, opaque markers, file capabilities — are read on the image side).
 /// Two `llistxattr` calls per entry were a third of the base walk's time on a full /usr.
 pub fn walk_dir_metadata(dir: &RootFs, limits: &WalkLimits) -> Result<Vec<FileEntry>, String> {
-    walk_dir(&open_root(dir.host_path())?, limits, false)
+    walk_dir(dir.dir_fd(), limits, false)
 }
 
 fn fs_entry(fs: &dyn FsReader, path: Vec<u8>, m: &Entry) -> Result<FileEntry, String> {
@@ -266,15 +263,6 @@ const RESOLVE_STRICT: ResolveFlags = ResolveFlags::IN_ROOT
     .union(ResolveFlags::NO_SYMLINKS)
     .union(ResolveFlags::NO_MAGICLINKS);
 
-fn open_root(p: &std::path::Path) -> Result<OwnedFd, String> {
-    rustix::fs::open(
-        p,
-        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
-        Mode::empty(),
-    )
-    .map_err(|e| format!("cannot open directory image {}: {e}", p.display()))
-}
-
 /// `p` relative to the image root, for `openat2` (`.` for the root).
 fn rel(p: &[u8]) -> &OsStr {
     let r = p.strip_prefix(b"/").unwrap_or(p);
@@ -321,7 +309,7 @@ fn stat_entry(path: Vec<u8>, st: &rustix::fs::Stat) -> FileEntry {
 }
 
 /// Reads the xattrs we care about from `/proc/self/fd/DIR/NAME` without following a final symlink.
-fn dir_xattrs(dirfd: &OwnedFd, name: &[u8], e: &mut FileEntry) -> Result<(), String> {
+fn dir_xattrs(dirfd: BorrowedFd<'_>, name: &[u8], e: &mut FileEntry) -> Result<(), String> {
     use std::os::fd::AsRawFd;
     let mut p = format!("/proc/self/fd/{}/", dirfd.as_raw_fd()).into_bytes();
     p.extend_from_slice(name);
@@ -360,7 +348,11 @@ fn dir_xattrs(dirfd: &OwnedFd, name: &[u8], e: &mut FileEntry) -> Result<(), Str
     Ok(())
 }
 
-fn walk_dir(root: &OwnedFd, limits: &WalkLimits, xattrs: bool) -> Result<Vec<FileEntry>, String> {
+fn walk_dir(
+    root: BorrowedFd<'_>,
+    limits: &WalkLimits,
+    xattrs: bool,
+) -> Result<Vec<FileEntry>, String> {
     let st = rustix::fs::fstat(root).map_err(|e| format!("stat of the image root: {e}"))?;
     let mut top = stat_entry(b"/".to_vec(), &st);
     if top.kind != EntryKind::Dir {
@@ -405,7 +397,7 @@ fn walk_dir(root: &OwnedFd, limits: &WalkLimits, xattrs: bool) -> Result<Vec<Fil
                 c.link_target = Some(t.into_bytes());
             }
             if xattrs {
-                dir_xattrs(&fd, &name, &mut c)?;
+                dir_xattrs(fd.as_fd(), &name, &mut c)?;
             }
             out.push(c);
         }
@@ -673,14 +665,14 @@ fn hash_jobs(
 /// Hashes files of one opened image.
 enum Hasher<'a> {
     Fs(&'a dyn FsReader),
-    Dir(OwnedFd),
+    Dir(BorrowedFd<'a>),
 }
 
 impl<'a> Hasher<'a> {
     fn new(c: &'a Content) -> Result<Hasher<'a>, String> {
         Ok(match c {
             Content::Fs(fs) => Hasher::Fs(fs.as_ref()),
-            Content::Dir(r) => Hasher::Dir(open_root(r.host_path())?),
+            Content::Dir(r) => Hasher::Dir(r.dir_fd()),
         })
     }
 
@@ -694,26 +686,15 @@ impl<'a> Hasher<'a> {
                 })
                 .map_err(|err| format!("{}: {err}", lossy(&e.path)))?,
             Hasher::Dir(root) => {
-                let fd = rustix::fs::openat2(
-                    root,
-                    rel(&e.path),
-                    OFlags::RDONLY
-                        | OFlags::NOFOLLOW
-                        | OFlags::NONBLOCK
-                        | OFlags::NOCTTY
-                        | OFlags::CLOEXEC,
-                    Mode::empty(),
-                    RESOLVE_STRICT,
-                )
-                .map_err(|err| format!("{}: cannot open: {err}", lossy(&e.path)))?;
-                let st =
-                    rustix::fs::fstat(&fd).map_err(|err| format!("{}: {err}", lossy(&e.path)))?;
-                if kind_of(st.st_mode) != EntryKind::File {
-                    return Err(format!(
-                        "{}: no longer a regular file (directory image changed during the walk)",
-                        lossy(&e.path)
-                    ));
-                }
+                // O_PATH, fstat, re-open only a regular file (rootfs module doc): a file swapped
+                // for a FIFO or a device node since the walk is reported, never opened.
+                let fd = crate::rootfs::open_regular_at(*root, &e.path, RESOLVE_STRICT, true)
+                    .map_err(|err| {
+                        format!(
+                            "{}: cannot open: {err} (directory image changed during the walk?)",
+                            lossy(&e.path)
+                        )
+                    })?;
                 read_fd(fd.as_fd(), &mut h).map_err(|err| format!("{}: {err}", lossy(&e.path)))?
             }
         };

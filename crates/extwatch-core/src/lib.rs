@@ -7,6 +7,7 @@
 //! [`checks`] (findings) → [`render`] (table/JSON).
 
 pub mod analyze;
+pub mod budget;
 pub mod changes;
 pub mod checks;
 pub mod checks_content;
@@ -28,7 +29,7 @@ pub mod version;
 
 use std::path::{Path, PathBuf};
 
-use extwatch_formats::mountinfo::parse_mountinfo;
+use extwatch_formats::mountinfo::parse_mountinfo_table;
 use extwatch_formats::osrelease::parse_os_release;
 use extwatch_model::{Host, ImageClass, Report, SCHEMA};
 
@@ -117,36 +118,35 @@ pub fn audit_full(
     let initrd = opts
         .initrd
         .unwrap_or_else(|| root.lstat("/etc/initrd-release").ok().flatten().is_some());
-    let os_release = ["/etc/os-release", "/usr/lib/os-release"]
-        .iter()
-        .find_map(|p| {
-            root.read_file(p, extwatch_formats::osrelease::MAX_RELEASE_SIZE as u64)
-                .ok()
-                .flatten()
-        })
-        .and_then(|d| match parse_os_release(&d) {
-            Ok(m) => Some(m),
-            Err(e) => {
-                warnings.push(format!("host os-release: {e}"));
-                None
-            }
-        });
+    let (os_release, os_release_error) = host_os_release(&root, &mut warnings);
+    if let Some(e) = &os_release_error {
+        warnings.push(format!("host os-release: {e}"));
+    }
     let host_rel = release::HostRelease {
         os_release: os_release.clone(),
         scope: if initrd { "initrd" } else { "system" },
         arch,
-        root_display: root.host_path().display().to_string(),
+        root_display: root.display_path().display().to_string(),
     };
+    // One set of per-run budgets (release bytes, bytes hashed, evidence wall clock) for all images.
+    let budget = budget::RunBudget::default();
 
     let mi_path = opts
         .mountinfo
         .clone()
         .unwrap_or_else(|| PathBuf::from("/proc/self/mountinfo"));
     let mounts = match std::fs::read(&mi_path) {
-        Ok(d) => Some(parse_mountinfo(&d).map_err(|e| AuditError::Mountinfo {
-            path: mi_path.clone(),
-            reason: e.to_string(),
-        })?),
+        Ok(d) => {
+            let t = parse_mountinfo_table(&d).map_err(|e| AuditError::Mountinfo {
+                path: mi_path.clone(),
+                reason: e.to_string(),
+            })?;
+            // A malformed line is skipped with a warning, never the whole table (issue 8 case 9).
+            for e in &t.skipped {
+                warnings.push(format!("{}: skipped {e}", mi_path.display()));
+            }
+            Some(t.mounts)
+        }
         Err(e) if opts.mountinfo.is_some() => {
             return Err(AuditError::Mountinfo {
                 path: mi_path,
@@ -164,7 +164,7 @@ pub fn audit_full(
         initrd,
         arch,
     };
-    let (found, w) = discover::discover(&root, &dopts);
+    let (found, special, w) = discover::discover(&root, &dopts);
     warnings.extend(w);
     let trust = provenance::TrustCtx {
         host: trust::load_host(&root),
@@ -177,7 +177,7 @@ pub fn audit_full(
             .map(|n| n.get())
             .unwrap_or(1),
     };
-    let mut images = analyze_all(&root, &found, &host_rel, version, &trust);
+    let mut images = analyze_all(&root, &found, &host_rel, version, &trust, &budget);
 
     let (hierarchies, w) = merged::hierarchies(&root, mounts.as_deref(), version);
     warnings.extend(w);
@@ -219,6 +219,7 @@ pub fn audit_full(
             &files::WalkLimits::default(),
             threads,
             opts.hash_all,
+            &budget,
         )
     });
     let (findings, checks) = if opts.checks {
@@ -236,6 +237,7 @@ pub fn audit_full(
             host_trust: &trust.host,
             version,
             content: content.as_ref(),
+            special: &special,
         })
     } else {
         (vec![], vec![])
@@ -243,10 +245,11 @@ pub fn audit_full(
     let report = Report {
         schema: SCHEMA.into(),
         host: Host {
-            root: root.host_path().display().to_string(),
+            root: root.display_path().display().to_string(),
             systemd_version: version.to_string(),
             systemd_version_source: version_source,
             os_release,
+            os_release_error,
             architecture: arch.into(),
             initrd,
             mountinfo: mounts.as_ref().map(|_| mi_path.display().to_string()),
@@ -259,6 +262,43 @@ pub fn audit_full(
     Ok((report, warnings, content))
 }
 
+/// The root's os-release as systemd's `open_os_release()` finds it: `/etc/os-release`, and
+/// `/usr/lib/os-release` only when the first does not exist. A regular file that exists but cannot
+/// be used (over systemd's `READ_FULL_BYTES_MAX`, unreadable, unparsable) is an error with the
+/// reason, never a silent `null` and never a fall-through to the other file (issue 8). A FIFO,
+/// socket or device there is never opened (systemd would block on it); it is skipped with a
+/// warning, as before, and the next file is used.
+fn host_os_release(
+    root: &RootFs,
+    warnings: &mut Vec<String>,
+) -> (
+    Option<std::collections::BTreeMap<String, String>>,
+    Option<String>,
+) {
+    for p in ["/etc/os-release", "/usr/lib/os-release"] {
+        if let Ok(Some(st)) = root.stat(p) {
+            if rustix::fs::FileType::from_raw_mode(st.st_mode) != rustix::fs::FileType::RegularFile
+            {
+                warnings.push(format!(
+                    "host os-release: {p} is not a regular file; skipped"
+                ));
+                continue;
+            }
+        }
+        match root.read_file(p, extwatch_formats::osrelease::MAX_RELEASE_SIZE as u64) {
+            Ok(None) => continue,
+            Ok(Some(d)) => {
+                return match parse_os_release(&d) {
+                    Ok(m) => (Some(m), None),
+                    Err(e) => (None, Some(format!("{p}: {e}"))),
+                }
+            }
+            Err(e) => return (None, Some(format!("{p}: {e}"))),
+        }
+    }
+    (None, None)
+}
+
 /// Analyses images on up to `available_parallelism` threads (hashing dominates), keeping order.
 fn analyze_all(
     root: &RootFs,
@@ -266,6 +306,7 @@ fn analyze_all(
     host: &release::HostRelease,
     v: SystemdVersion,
     trust: &provenance::TrustCtx,
+    budget: &budget::RunBudget,
 ) -> Vec<(extwatch_model::Image, analyze::Extra)> {
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
@@ -280,7 +321,7 @@ fn analyze_all(
             s.spawn(|| loop {
                 let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 let Some(f) = found.get(i) else { break };
-                let r = analyze::analyze(root, f, host, v, trust);
+                let r = analyze::analyze(root, f, host, v, trust, budget);
                 if let Ok(mut slot) = slots[i].lock() {
                     *slot = Some(r);
                 }

@@ -169,7 +169,13 @@ pub fn overlay_is_systemds(o: &OverlayMount, class: ImageClass, hier: &str) -> R
         ImageClass::Confext => "/run/systemd/sysext/confexts/",
         _ => "/run/systemd/sysext/extensions/",
     };
-    for l in &o.lowerdirs[1..o.lowerdirs.len().saturating_sub(1)] {
+    // Layers between the meta directory (top) and the base (bottom). A single-layer overlay has
+    // none; `get` instead of slicing, since `[1..len-1]` panics when `len` is 1 (issue 8 case 8).
+    let middle = o
+        .lowerdirs
+        .get(1..o.lowerdirs.len().saturating_sub(1))
+        .unwrap_or_default();
+    for l in middle {
         if !l.starts_with(ext_prefix) && !l.starts_with("/var/lib/extensions.mutable/") {
             return Err(format!("layer '{l}' is not in systemd's merge workspace"));
         }
@@ -198,8 +204,13 @@ fn c_unescape(s: &str) -> String {
                 i += 2;
                 continue;
             }
-            if c == b'x' && i + 3 < b.len() {
-                if let Ok(v) = u8::from_str_radix(&s[i + 2..(i + 4).min(s.len())], 16) {
+            // Bytes, not `&s[..]`: a multi-byte character after `\x` must not split a `str`
+            // slice (a panic on a planted marker file).
+            let hex = b
+                .get(i + 2..i + 4)
+                .and_then(|h| std::str::from_utf8(h).ok());
+            if c == b'x' {
+                if let Some(Ok(v)) = hex.map(|h| u8::from_str_radix(h, 16)) {
                     out.push(v);
                     i += 4;
                     continue;
@@ -237,5 +248,35 @@ mod tests {
         assert!(overlay_is_systemds(&o, ImageClass::Sysext, "/usr").is_ok());
         assert!(overlay_is_systemds(&o, ImageClass::Confext, "/etc").is_err());
         assert_eq!(c_unescape("/a\\x20b\\\\c"), "/a b\\c");
+        assert_eq!(c_unescape("\\x\u{e9}z"), "\\x\u{e9}z");
+        assert_eq!(c_unescape("end\\x4"), "end\\x4");
+    }
+
+    #[test]
+    fn one_or_two_layer_overlays_do_not_panic() {
+        let mk = |l: &[&str]| OverlayMount {
+            mount_id: 1,
+            dev: "0:1".into(),
+            source: "sysext".into(),
+            read_only: true,
+            lowerdirs: l.iter().map(|s| s.to_string()).collect(),
+            upperdir: None,
+            mount_options: vec![],
+        };
+        // The meta directory alone, and meta + base: no extension layers, no panic.
+        assert!(overlay_is_systemds(
+            &mk(&["/run/systemd/sysext/meta/usr"]),
+            ImageClass::Sysext,
+            "/usr"
+        )
+        .is_ok());
+        assert!(overlay_is_systemds(
+            &mk(&["/run/systemd/sysext/meta/usr", "/usr"]),
+            ImageClass::Sysext,
+            "/usr"
+        )
+        .is_ok());
+        assert!(overlay_is_systemds(&mk(&["/x"]), ImageClass::Sysext, "/usr").is_err());
+        assert!(overlay_is_systemds(&mk(&[]), ImageClass::Sysext, "/usr").is_err());
     }
 }

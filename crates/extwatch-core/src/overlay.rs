@@ -13,9 +13,16 @@
 //! sysext/confext overlays stacked on the hierarchy — nothing changes for any other process, nothing is
 //! written. That needs CAP_SYS_ADMIN; without it, and with a merged hierarchy, the base cannot be
 //! separated from the union and the content checks report `error` rather than guessing.
+//!
+//! Even there nothing below the root is reached by a host path: the thread re-opens the audited root
+//! (checked to be the same directory) and resolves the hierarchy inside it through that handle, finds
+//! the mount on top by its `statx` mount id, and detaches through `/proc/self/fd/N`. When the top
+//! mount is not a sysext/confext overlay (a tmpfs, a hand-made overlay, another mount stacked over
+//! the extensions) the base is *not* what lies beneath, so that is an error too — never the merged
+//! view passed off as the base.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::os::fd::OwnedFd;
 
 use extwatch_formats::EntryKind;
 use extwatch_model::ImageClass;
@@ -166,56 +173,74 @@ pub fn under(entries: Vec<FileEntry>, prefix: &str) -> Vec<FileEntry> {
         .collect()
 }
 
-/// Runs `f` where `root/hier` shows the host's own hierarchy: directly when nothing is merged there,
-/// else on a thread inside a private mount namespace with the sysext/confext overlays detached.
+/// Runs `f` on a root where `hier` shows the host's own hierarchy: `root` itself when nothing is
+/// merged there, else — on a thread inside a private mount namespace with the sysext/confext overlays
+/// detached — the same root re-opened in that namespace ([`RootFs::reopen`]: a descriptor opened
+/// before `unshare` keeps seeing the old namespace's mounts). Paths below the root are only ever
+/// resolved through the handle `f` receives.
 pub fn beneath<T: Send>(
-    root_path: &Path,
+    root: &RootFs,
     hier: &str,
     merged: bool,
-    f: impl FnOnce() -> Result<T, String> + Send,
+    f: impl FnOnce(&RootFs) -> Result<T, String> + Send,
 ) -> Result<T, String> {
     if !merged {
-        return f();
+        return f(root);
     }
     std::thread::scope(|s| {
         s.spawn(|| {
-            detach_overlays(root_path, hier)?;
-            f()
+            enter_private_namespace()?;
+            let fresh = root
+                .reopen()
+                .map_err(|e| format!("cannot re-open the root in the private namespace: {e}"))?;
+            detach_overlays(&fresh, hier)?;
+            f(&fresh)
         })
         .join()
         .unwrap_or_else(|_| Err("base reader thread panicked".into()))
     })
 }
 
-/// Walks (and with `hash`, hashes) the host's own hierarchy `hier` of the root at `root_path`,
-/// beneath any overlay on it.
+/// Walks the host's own hierarchy `hier` of `root`, beneath any overlay on it, through the root
+/// handle (a `hier` that is a symlink resolves inside the root). With `hash` (`--baseline`) it also
+/// hashes every file within the run's budget; what the budget left unhashed is said in the
+/// returned messages.
 pub fn read_base(
-    root_path: &Path,
+    root: &RootFs,
     hier: &str,
     merged: bool,
     limits: &WalkLimits,
-    hash: bool,
-) -> Result<Vec<FileEntry>, String> {
-    beneath(root_path, hier, merged, || {
-        let dir = match RootFs::open(root_path).and_then(|r| r.subroot(hier)) {
+    hash: Option<&crate::budget::RunBudget>,
+) -> Result<(Vec<FileEntry>, Vec<String>), String> {
+    beneath(root, hier, merged, |r| {
+        let dir = match r.subroot(hier) {
             Ok(dir) => dir,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(vec![]),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((vec![], vec![])),
             Err(e) => return Err(format!("{hier}: {e}")),
         };
         let mut entries = walk_dir_metadata(&dir, limits)?;
-        if hash {
-            crate::files::hash_files(&Content::Dir(dir), &mut entries, 2)?;
+        let mut notes = Vec::new();
+        if let Some(budget) = hash {
+            let content = Content::Dir(dir);
+            budget.hash_all(
+                &format!("{hier} (base)"),
+                &mut entries,
+                &mut notes,
+                &mut |s| crate::files::hash_files(&content, s, 2),
+            )?;
         }
-        Ok(entries)
+        Ok((entries, notes))
     })
 }
 
-/// In the calling thread only: a private mount namespace with the overlays on `root/hier` detached.
-fn detach_overlays(root_path: &Path, hier: &str) -> Result<(), String> {
-    use rustix::mount::{mount_change, unmount, MountPropagationFlags, UnmountFlags};
+/// In the calling thread only: a private mount namespace whose mounts are private (nothing done
+/// in it propagates back to the host).
+fn enter_private_namespace() -> Result<(), String> {
+    use rustix::mount::{mount_change, MountPropagationFlags};
     use rustix::thread::{unshare_unsafe, UnshareFlags};
-    // SAFETY: only the mount namespace is unshared, for this thread alone; the file-descriptor table
-    // and everything else stays shared, so no other thread can observe a changed fd table.
+    // SAFETY: only the mount namespace is unshared, for this thread alone (the kernel also gives the
+    // thread its own root/cwd, CLONE_FS); the file-descriptor table and everything else stays shared,
+    // so no other thread can observe a changed fd table.
     unsafe { unshare_unsafe(UnshareFlags::NEWNS) }.map_err(|e| {
         format!("cannot enter a private mount namespace to read beneath the overlay (needs CAP_SYS_ADMIN): {e}")
     })?;
@@ -223,26 +248,76 @@ fn detach_overlays(root_path: &Path, hier: &str) -> Result<(), String> {
         "/",
         MountPropagationFlags::PRIVATE | MountPropagationFlags::REC,
     )
-    .map_err(|e| format!("cannot make the private namespace private: {e}"))?;
-    let target: PathBuf = root_path.join(hier.trim_start_matches('/'));
+    .map_err(|e| format!("cannot make the private namespace private: {e}"))
+}
+
+/// The mount `fd` sits on: (is it that mount's root, mount id), from `statx`.
+fn mount_of(fd: &OwnedFd) -> Result<(bool, u64), String> {
+    use rustix::fs::{statx, AtFlags, StatxAttributes, StatxFlags};
+    let stx = statx(
+        fd,
+        "",
+        AtFlags::EMPTY_PATH,
+        StatxFlags::BASIC_STATS | StatxFlags::MNT_ID,
+    )
+    .map_err(|e| format!("statx: {e}"))?;
+    if !StatxFlags::from_bits_retain(stx.stx_mask).contains(StatxFlags::MNT_ID) {
+        return Err("the kernel does not report mount ids (statx STATX_MNT_ID, Linux 5.8)".into());
+    }
+    let mask = StatxAttributes::MOUNT_ROOT;
+    if !stx.stx_attributes_mask.contains(mask) {
+        return Err("the kernel does not report STATX_ATTR_MOUNT_ROOT".into());
+    }
+    Ok((stx.stx_attributes.contains(mask), stx.stx_mnt_id))
+}
+
+/// In the calling thread's (private) mount namespace: detaches the sysext/confext overlays stacked on
+/// `hier` of `root` (a handle opened in this namespace). The hierarchy is found through the handle
+/// and its top mount identified by mount id (`statx`), not by comparing path strings; the detach goes
+/// through `/proc/self/fd/N` of that descriptor, so no host path is resolved. An error unless at least
+/// one sysext/confext overlay was on top: otherwise "beneath" would silently be the merged view (or
+/// whatever else is mounted there).
+pub fn detach_overlays(root: &RootFs, hier: &str) -> Result<(), String> {
+    use rustix::mount::{unmount, UnmountFlags};
+    let shown = root.display(hier);
+    let mut detached = 0usize;
     for _ in 0..64 {
+        let fd = root
+            .open_path_dir(hier)
+            .map_err(|e| format!("{shown}: {e}"))?;
+        let (is_root, mnt_id) = mount_of(&fd).map_err(|e| format!("{shown}: {e}"))?;
         let mounts = std::fs::read("/proc/thread-self/mountinfo").map_err(|e| e.to_string())?;
         let mounts =
             extwatch_formats::mountinfo::parse_mountinfo(&mounts).map_err(|e| e.to_string())?;
-        let top = mounts
-            .iter()
-            .rev()
-            .find(|m| Path::new(&m.mount_point) == target);
-        match top {
-            Some(m) if m.fstype == "overlay" && (m.source == "sysext" || m.source == "confext") => {
-                unmount(&target, UnmountFlags::DETACH).map_err(|e| {
-                    format!("cannot detach the overlay on {}: {e}", target.display())
-                })?;
+        let top = mounts.iter().find(|m| m.mount_id == mnt_id);
+        let what = match top {
+            Some(m)
+                if is_root
+                    && m.fstype == "overlay"
+                    && (m.source == "sysext" || m.source == "confext") =>
+            {
+                let p = format!(
+                    "/proc/thread-self/fd/{}",
+                    std::os::fd::AsRawFd::as_raw_fd(&fd)
+                );
+                unmount(p.as_str(), UnmountFlags::DETACH)
+                    .map_err(|e| format!("cannot detach the overlay on {shown}: {e}"))?;
+                detached += 1;
+                continue;
             }
-            _ => return Ok(()),
+            _ if !is_root => "not a mount point".to_string(),
+            Some(m) => format!("a {} mount from {:?}", m.fstype, m.source),
+            None => format!("mount {mnt_id}, absent from the mount table"),
+        };
+        if detached > 0 {
+            return Ok(());
         }
+        return Err(format!(
+            "{shown} is {what}, not a sysext/confext overlay: the base beneath it cannot be \
+             separated from what is mounted there"
+        ));
     }
-    Err("too many stacked overlays".into())
+    Err(format!("{shown}: too many stacked overlays"))
 }
 
 #[cfg(test)]

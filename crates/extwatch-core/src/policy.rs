@@ -6,6 +6,11 @@
 //! drop-ins (v259+), then the built-in defaults — which accept completely unprotected images.
 //! systemd 252/253 have no policy at all: anything dissectable is used.
 
+use std::collections::HashMap;
+use std::io::Read;
+use std::os::unix::fs::MetadataExt;
+
+use extwatch_formats::limits::MAX_UNIT_FILE;
 use extwatch_model::ImageClass;
 
 use crate::rootfs::RootFs;
@@ -166,49 +171,83 @@ pub fn unit_files(root: &RootFs, class: ImageClass) -> Vec<String> {
 /// higher-precedence directory masks the same name below; the result is sorted by file name, the
 /// order systemd applies them in.
 fn dropins(root: &RootFs, dirs: &[String]) -> Vec<String> {
-    let mut found: Vec<(String, String)> = Vec::new();
+    // A map keyed by name, not a list searched per entry: a planted directory of a million
+    // drop-ins made the old `found.iter().any(..)` quadratic (issue 8).
+    let mut found: std::collections::BTreeMap<String, String> = std::collections::BTreeMap::new();
     for dir in dirs {
         let Ok(entries) = root.read_dir(dir) else {
             continue;
         };
         for (n, _) in entries {
             let n = String::from_utf8_lossy(&n).into_owned();
-            if n.ends_with(".conf") && !found.iter().any(|(x, _)| *x == n) {
-                found.push((n.clone(), format!("{dir}/{n}")));
+            if n.ends_with(".conf") && !found.contains_key(&n) {
+                let path = format!("{dir}/{n}");
+                found.insert(n, path);
             }
         }
     }
-    found.sort();
-    found.into_iter().map(|(_, p)| p).collect()
+    found.into_values().collect()
+}
+
+/// Reads `f` and applies `parse` to it, once per file (`st_dev`, `st_ino` of the opened file):
+/// a planted directory of thousands of hard links or symlinks to one 1 MiB drop-in would otherwise
+/// be read and scanned once per name (the drop-in neighbour of issue 8 case 10). `None` when the
+/// file cannot be read or is over [`MAX_UNIT_FILE`] (skipped, as before).
+fn per_file<T: Clone>(
+    root: &RootFs,
+    f: &str,
+    cache: &mut HashMap<(u64, u64), Option<T>>,
+    parse: impl Fn(&str) -> T,
+) -> Option<T> {
+    let file = root.open_file(f).ok()?;
+    let md = file.metadata().ok()?;
+    let key = (md.dev(), md.ino());
+    if let Some(v) = cache.get(&key) {
+        return v.clone();
+    }
+    let mut data = Vec::new();
+    let v = match file.take(MAX_UNIT_FILE + 1).read_to_end(&mut data) {
+        Ok(n) if n as u64 <= MAX_UNIT_FILE => Some(parse(&String::from_utf8_lossy(&data))),
+        _ => None,
+    };
+    cache.insert(key, v.clone());
+    v
+}
+
+/// What one unit file does to `ExecStart=`'s policy: `None` when it has no `ExecStart=` line,
+/// else the policy of its last one (`Some(None)`: reset, or a command without a policy).
+fn file_exec_start(text: &str) -> Option<Option<String>> {
+    let mut effect = None;
+    for line in text.lines() {
+        let line = line.trim();
+        let Some(v) = line.strip_prefix("ExecStart=") else {
+            continue;
+        };
+        if v.trim().is_empty() {
+            effect = Some(None);
+            continue;
+        }
+        let words: Vec<&str> = v.split_whitespace().collect();
+        let mut pol = None;
+        for (i, w) in words.iter().enumerate() {
+            if let Some(p) = w.strip_prefix("--image-policy=") {
+                pol = Some(p.trim_matches('"').to_string());
+            } else if *w == "--image-policy" {
+                pol = words.get(i + 1).map(|p| p.trim_matches('"').to_string());
+            }
+        }
+        effect = Some(pol);
+    }
+    effect
 }
 
 /// The `--image-policy=` on the last effective `ExecStart=` of the merge service.
 fn exec_start_policy(root: &RootFs, class: ImageClass) -> Option<(String, String)> {
     let mut current: Option<(String, String)> = None;
+    let mut cache = HashMap::new();
     for f in unit_files(root, class) {
-        let Ok(Some(data)) = root.read_file(&f, 1024 * 1024) else {
-            continue;
-        };
-        let text = String::from_utf8_lossy(&data);
-        for line in text.lines() {
-            let line = line.trim();
-            let Some(v) = line.strip_prefix("ExecStart=") else {
-                continue;
-            };
-            if v.trim().is_empty() {
-                current = None;
-                continue;
-            }
-            let words: Vec<&str> = v.split_whitespace().collect();
-            let mut pol = None;
-            for (i, w) in words.iter().enumerate() {
-                if let Some(p) = w.strip_prefix("--image-policy=") {
-                    pol = Some(p.trim_matches('"').to_string());
-                } else if *w == "--image-policy" {
-                    pol = words.get(i + 1).map(|p| p.trim_matches('"').to_string());
-                }
-            }
-            current = pol.map(|p| (p, f.clone()));
+        if let Some(Some(effect)) = per_file(root, &f, &mut cache, file_exec_start) {
+            current = effect.map(|p| (p, f.clone()));
         }
     }
     current
@@ -243,21 +282,27 @@ fn conf_policy(root: &RootFs, class: ImageClass) -> Option<(String, String)> {
     .map(|d| format!("{d}/{name}.conf.d"))
     .collect();
     files.extend(dropins(root, &dirs));
-    let mut current = None;
-    for f in files {
-        let Ok(Some(data)) = root.read_file(&f, 1024 * 1024) else {
-            continue;
-        };
+    // Per file: the last `ImagePolicy=` inside the class's section (sections restart per file).
+    let file_policy = |text: &str| {
         let mut in_section = false;
-        for line in String::from_utf8_lossy(&data).lines() {
+        let mut last = None;
+        for line in text.lines() {
             let line = line.trim();
             if line.starts_with('[') {
                 in_section = line == section;
             } else if in_section {
                 if let Some(v) = line.strip_prefix("ImagePolicy=") {
-                    current = Some((v.trim().to_string(), f.clone()));
+                    last = Some(v.trim().to_string());
                 }
             }
+        }
+        last
+    };
+    let mut current = None;
+    let mut cache = HashMap::new();
+    for f in files {
+        if let Some(Some(p)) = per_file(root, &f, &mut cache, file_policy) {
+            current = Some((p, f.clone()));
         }
     }
     current
@@ -338,5 +383,45 @@ mod tests {
             effective(&root(), ImageClass::Sysext, v(259)).source,
             "/etc/systemd/sysext.conf"
         );
+        // A hard link to the policy drop-in sorting after the reset: read once, applied again by
+        // name, so its policy wins again.
+        std::fs::hard_link(
+            t.path()
+                .join("etc/systemd/system/systemd-sysext.service.d/10-p.conf"),
+            t.path()
+                .join("etc/systemd/system/systemd-sysext.service.d/30-again.conf"),
+        )
+        .unwrap();
+        let e = effective(&root(), ImageClass::Sysext, v(259));
+        assert!(e.source.ends_with("30-again.conf"), "{e:?}");
+    }
+
+    /// 5,000 hard links to one 1 MiB drop-in: each name applied, the file read and scanned once.
+    #[test]
+    fn dropin_hard_link_bomb_is_read_once() {
+        let t = tempfile::tempdir().unwrap();
+        let d = t.path().join("etc/systemd/system/systemd-sysext.service.d");
+        std::fs::create_dir_all(&d).unwrap();
+        let mut big =
+            b"[Service]\nExecStart=\nExecStart=x --image-policy=root=signed+absent\n".to_vec();
+        big.resize(1024 * 1024 - 1, b'#');
+        std::fs::write(d.join("a.conf"), &big).unwrap();
+        for i in 0..5000 {
+            std::fs::hard_link(d.join("a.conf"), d.join(format!("l{i:04}.conf"))).unwrap();
+        }
+        let root = RootFs::open(t.path()).unwrap();
+        let start = std::time::Instant::now();
+        let e = effective(
+            &root,
+            ImageClass::Sysext,
+            SystemdVersion {
+                major: 257,
+                point: None,
+            },
+        );
+        assert!(e.source.ends_with("l4999.conf"), "{e:?}");
+        assert_eq!(e.policy, "root=signed+absent");
+        // Hang guard only: 5,000 reads of 1 MiB took seconds; one is milliseconds.
+        assert!(start.elapsed() < std::time::Duration::from_secs(60));
     }
 }

@@ -2,7 +2,9 @@
 //! with systemd's own algorithm and words (§2.3, `extension_release_validate()`).
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 
+use extwatch_formats::limits;
 use extwatch_formats::osrelease::parse_os_release;
 use extwatch_model::ImageClass;
 
@@ -11,6 +13,142 @@ use crate::version::SystemdVersion;
 
 /// Largest release file read (systemd's `READ_FULL_BYTES_MAX`).
 const MAX_RELEASE: u64 = extwatch_formats::osrelease::MAX_RELEASE_SIZE as u64;
+
+/// Longest release key copied into the report.
+pub use limits::MAX_REPORT_KEY;
+/// Most release keys copied into the report (the keys systemd and the checks read always are).
+pub use limits::MAX_REPORT_KEYS;
+/// Longest release value copied into the report; longer ones are cut at a character boundary and
+/// end in a marker naming the full size. Real values are a few dozen bytes.
+pub use limits::MAX_REPORT_VALUE;
+
+/// Keys always kept in the report: the ones systemd's `extension_release_validate()` reads, and
+/// the identifying ones an operator looks for.
+const KEPT_KEYS: &[&str] = &[
+    "ID",
+    "ID_LIKE",
+    "VERSION_ID",
+    "SYSEXT_LEVEL",
+    "CONFEXT_LEVEL",
+    "SYSEXT_SCOPE",
+    "CONFEXT_SCOPE",
+    "ARCHITECTURE",
+    "SYSEXT_ID",
+    "SYSEXT_VERSION_ID",
+    "CONFEXT_ID",
+    "CONFEXT_VERSION_ID",
+    "IMAGE_ID",
+    "IMAGE_VERSION",
+    "NAME",
+    "PRETTY_NAME",
+];
+
+/// extension-release bytes one run may still read, shared by all images (and threads) of the run:
+/// [`limits::MAX_RELEASE_TOTAL`]. Each file is charged its size from its inode *before* it is read,
+/// so the bytes in memory never exceed the budget (issue 8 case 11: 12 images with a 64 MB release
+/// each took 1.5 GB). Which image crosses the budget first can depend on thread timing; that only
+/// happens on a root built to exhaust it, and every image refused says why.
+#[derive(Debug)]
+pub struct ReleaseBudget {
+    total: u64,
+    left: AtomicU64,
+}
+
+impl Default for ReleaseBudget {
+    fn default() -> Self {
+        ReleaseBudget::new(limits::MAX_RELEASE_TOTAL)
+    }
+}
+
+impl ReleaseBudget {
+    /// A budget of `total` bytes.
+    pub fn new(total: u64) -> ReleaseBudget {
+        ReleaseBudget {
+            total,
+            left: AtomicU64::new(total),
+        }
+    }
+
+    fn take(&self, p: &str, n: u64) -> Result<(), String> {
+        self.left
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |l| l.checked_sub(n))
+            .map(|_| ())
+            .map_err(|left| {
+                format!(
+                    "{p} ({n} bytes) not read: the run's extension-release budget \
+                     (MAX_RELEASE_TOTAL, {} bytes; {left} left) is spent",
+                    self.total
+                )
+            })
+    }
+}
+
+/// Reads a release file: its size is checked against systemd's limit and charged to `budget`
+/// before any byte is read.
+fn read_release(
+    content: &Content,
+    p: &str,
+    budget: &ReleaseBudget,
+) -> Result<Option<Vec<u8>>, String> {
+    let Some(size) = content.file_size(p)? else {
+        return Ok(None);
+    };
+    if size > MAX_RELEASE {
+        return Err(format!(
+            "{p} is {size} bytes, larger than the {MAX_RELEASE}-byte limit systemd reads \
+             (READ_FULL_BYTES_MAX); not read"
+        ));
+    }
+    budget.take(p, size)?;
+    // At most what was charged: a file that grew since the stat is refused, not read past it.
+    content.read_file(p, size)
+}
+
+/// The release as it goes into the report: values over [`MAX_REPORT_VALUE`] cut with a marker,
+/// keys over [`MAX_REPORT_KEY`] dropped, at most [`MAX_REPORT_KEYS`] keys (the ones systemd
+/// compares first). Returns a note saying what was cut, `None` when nothing was. The verdict is
+/// computed on the full release before this; only the copy in the report is bounded, so a planted
+/// 64 MB value cannot turn into a 755 MB report.
+pub fn for_report(pairs: BTreeMap<String, String>) -> (BTreeMap<String, String>, Option<String>) {
+    let mut out = BTreeMap::new();
+    let (mut cut_values, mut dropped) = (0usize, 0usize);
+    let mut keep = |out: &mut BTreeMap<String, String>, k: String, v: String| {
+        let v = if v.len() > MAX_REPORT_VALUE {
+            cut_values += 1;
+            let mut end = MAX_REPORT_VALUE;
+            while !v.is_char_boundary(end) {
+                end -= 1;
+            }
+            format!("{}…[extwatch: truncated, {} bytes]", &v[..end], v.len())
+        } else {
+            v
+        };
+        out.insert(k, v);
+    };
+    let mut rest = Vec::new();
+    for (k, v) in pairs {
+        if KEPT_KEYS.contains(&k.as_str()) {
+            keep(&mut out, k, v);
+        } else {
+            rest.push((k, v));
+        }
+    }
+    for (k, v) in rest {
+        if k.len() > MAX_REPORT_KEY || out.len() >= MAX_REPORT_KEYS {
+            dropped += 1;
+        } else {
+            keep(&mut out, k, v);
+        }
+    }
+    let note = (cut_values > 0 || dropped > 0).then(|| {
+        format!(
+            "release too large for the report: {cut_values} values over {MAX_REPORT_VALUE} bytes \
+             truncated, {dropped} keys dropped (over {MAX_REPORT_KEYS} keys or {MAX_REPORT_KEY}-byte \
+             names)"
+        )
+    });
+    (out, note)
+}
 
 /// The host facts systemd compares against.
 #[derive(Debug, Clone, Default)]
@@ -98,7 +236,8 @@ impl Lookup {
 }
 
 /// Looks up the extension-release of `name` (or, for portable images, the os-release).
-/// `file_name` is the basename systemd uses for the base-name fallback (≥v256).
+/// `file_name` is the basename systemd uses for the base-name fallback (≥v256). One image on its
+/// own: a fresh [`ReleaseBudget`].
 pub fn find_release(
     content: &Content,
     class: ImageClass,
@@ -106,9 +245,28 @@ pub fn find_release(
     file_name: &str,
     v: SystemdVersion,
 ) -> Result<Lookup, String> {
+    find_release_budgeted(
+        content,
+        class,
+        name,
+        file_name,
+        v,
+        &ReleaseBudget::default(),
+    )
+}
+
+/// [`find_release`], charging what it reads to the run's `budget`.
+pub fn find_release_budgeted(
+    content: &Content,
+    class: ImageClass,
+    name: &str,
+    file_name: &str,
+    v: SystemdVersion,
+    budget: &ReleaseBudget,
+) -> Result<Lookup, String> {
     if class == ImageClass::Portable {
         for p in ["/etc/os-release", "/usr/lib/os-release"] {
-            if let Some(data) = content.read_file(p, MAX_RELEASE)? {
+            if let Some(data) = read_release(content, p, budget)? {
                 let pairs = parse_os_release(&data).map_err(|e| format!("{p}: {e}"))?;
                 return Ok(Lookup::Found(FoundRelease {
                     path: p.into(),
@@ -123,7 +281,7 @@ pub fn find_release(
         _ => "/usr/lib/extension-release.d",
     };
     let exact = format!("{dir}/extension-release.{name}");
-    if let Some(data) = content.read_file(&exact, MAX_RELEASE)? {
+    if let Some(data) = read_release(content, &exact, budget)? {
         let pairs = parse_os_release(&data).map_err(|e| format!("{exact}: {e}"))?;
         return Ok(Lookup::Found(FoundRelease { path: exact, pairs }));
     }
@@ -151,9 +309,7 @@ pub fn find_release(
         0 => Ok(Lookup::Absent),
         1 => {
             let p = chosen.remove(0);
-            let data = content
-                .read_file(&p, MAX_RELEASE)?
-                .ok_or_else(|| format!("{p} vanished"))?;
+            let data = read_release(content, &p, budget)?.ok_or_else(|| format!("{p} vanished"))?;
             let pairs = parse_os_release(&data).map_err(|e| format!("{p}: {e}"))?;
             Ok(Lookup::Found(FoundRelease { path: p, pairs }))
         }
@@ -393,6 +549,50 @@ mod tests {
         assert!(validate("a", s, Some(&r), &like, v256).is_err());
         let rolling = host(&[("ID", "arch")]);
         assert!(validate("a", s, Some(&rel(&[("ID", "arch")])), &rolling, V257).is_ok());
+    }
+
+    /// The report copy is bounded whatever the release holds: values cut at a character boundary
+    /// with a marker, keys over the caps dropped, the keys systemd compares always kept.
+    #[test]
+    fn report_copy_is_bounded() {
+        let mut r = BTreeMap::new();
+        r.insert("ID".to_string(), "debian".to_string());
+        // "A" sorts before the 1,000 filler keys, so it is among the keys kept.
+        r.insert("A".to_string(), "é".repeat(MAX_REPORT_VALUE));
+        r.insert("K".repeat(MAX_REPORT_KEY + 1), "x".into());
+        for i in 0..1000 {
+            r.insert(format!("A{i:04}"), "v".into());
+        }
+        r.insert("VERSION_ID".to_string(), "13".to_string());
+        let (out, note) = for_report(r);
+        assert_eq!(out.len(), MAX_REPORT_KEYS);
+        assert_eq!(out["ID"], "debian");
+        assert_eq!(out["VERSION_ID"], "13");
+        let d = &out["A"];
+        assert!(d.len() < MAX_REPORT_VALUE + 64, "{}", d.len());
+        assert!(d.ends_with(&format!(
+            "[extwatch: truncated, {} bytes]",
+            2 * MAX_REPORT_VALUE
+        )));
+        let note = note.unwrap();
+        assert!(
+            note.contains("1 values") && note.contains("dropped"),
+            "{note}"
+        );
+        let (small, none) = for_report(rel(&[("ID", "x")]));
+        assert_eq!((small.len(), none), (1, None));
+    }
+
+    #[test]
+    fn release_budget_is_shared_and_says_why() {
+        let b = ReleaseBudget::new(100);
+        assert!(b.take("/a", 60).is_ok());
+        let e = b.take("/b", 50).unwrap_err();
+        assert!(
+            e.contains("MAX_RELEASE_TOTAL") && e.contains("40 left"),
+            "{e}"
+        );
+        assert!(b.take("/c", 40).is_ok());
     }
 
     #[test]

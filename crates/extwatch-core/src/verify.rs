@@ -31,11 +31,25 @@ fn role_name(r: &PartitionRole) -> String {
     }
 }
 
+/// When [`verify_image`] computes the whole-file SHA-256.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileHash {
+    /// Always, beside the verity recomputation (`verify --sha256`: to match a ticket or a
+    /// download manifest by file hash).
+    Always,
+    /// Only when no verity hash tree was recomputed: then the file hash is the image's only
+    /// identity. When the tree was recomputed, the verity root hash already identifies every byte
+    /// of the file system, and the whole-file hash — one sequential SHA-256 stream, about 0.75 s
+    /// per GiB on one core — would bound the wall time of the run (the tree uses every core).
+    IfNoVerity,
+}
+
 /// Verifies one image file at `path` on the auditing machine (side-car files next to it are used).
 pub fn verify_image(
     path: &Path,
     ctx: &TrustCtx,
     arch: &str,
+    file_hash: FileHash,
     progress: &(dyn Fn(u64) + Sync),
 ) -> VerifiedImage {
     let (verity, signature) = provenance::none();
@@ -60,34 +74,59 @@ pub fn verify_image(
         errors: vec![],
         ok: false,
     };
-    let file = match std::fs::File::open(path) {
-        Ok(f) => f,
-        Err(e) => {
-            out.errors.push(format!("cannot open: {e}"));
-            return out;
-        }
-    };
     if path.is_dir() {
         out.format = ImageFormat::Directory;
         out.errors
             .push("directory images carry no verity or signature; use `extwatch files`".into());
         return out;
     }
-    out.size = Some(file.size());
-    // The whole-file SHA-256 is one sequential stream (one core); it runs beside the verity
-    // recomputation, which uses the other cores, instead of before it.
-    let hash_src = file.try_clone();
-    std::thread::scope(|s| {
-        let hasher = s.spawn(|| crate::analyze::hash_file(&hash_src?));
-        check_contents(&mut out, file, path, &file_name, ctx, arch, progress);
-        match hasher.join() {
-            Ok(Ok(h)) => out.sha256 = Some(h),
-            Ok(Err(e)) => out.errors.push(format!("cannot hash: {e}")),
-            Err(_) => out
-                .errors
-                .push("internal: the hashing thread panicked".into()),
+    // Only a regular file is opened (never a FIFO, which would block, or a device node).
+    let file = match crate::rootfs::open_operator_file(path) {
+        Ok(f) => f,
+        Err(e) => {
+            out.errors.push(format!("cannot open: {e}"));
+            return out;
         }
-    });
+    };
+    out.size = Some(file.size());
+    // Over the identity-hash cap nothing is hashed (a sparse 1 TiB file would take 23 minutes);
+    // the error says so.
+    let cap = extwatch_formats::limits::MAX_IMAGE_HASH;
+    let hash_src = if file.size() > cap {
+        Err(std::io::Error::other(format!(
+            "not hashed: {} bytes, over the {cap}-byte cap on image hashing (MAX_IMAGE_HASH)",
+            file.size()
+        )))
+    } else {
+        file.try_clone()
+    };
+    let record = |out: &mut VerifiedImage, h: std::io::Result<String>| match h {
+        Ok(h) => out.sha256 = Some(h),
+        Err(e) => out.errors.push(format!("cannot hash: {e}")),
+    };
+    match file_hash {
+        // The whole-file SHA-256 is one sequential stream (one core); it runs beside the verity
+        // recomputation, which uses the other cores, instead of before it.
+        FileHash::Always => std::thread::scope(|s| {
+            let hasher = s.spawn(|| crate::analyze::hash_file(&hash_src?));
+            check_contents(&mut out, file, path, &file_name, ctx, arch, progress);
+            match hasher.join() {
+                Ok(h) => record(&mut out, h),
+                Err(_) => out
+                    .errors
+                    .push("internal: the hashing thread panicked".into()),
+            }
+        }),
+        FileHash::IfNoVerity => {
+            check_contents(&mut out, file, path, &file_name, ctx, arch, progress);
+            if out.verity.recomputed.is_none() {
+                record(
+                    &mut out,
+                    hash_src.and_then(|f| crate::analyze::hash_file(&f)),
+                );
+            }
+        }
+    }
     out.ok = out.errors.is_empty()
         && out.verity.problems.is_empty()
         && out.verity.verified != Some(false)

@@ -10,6 +10,7 @@
 
 pub mod ddi;
 pub mod erofs;
+mod erofs_cfg;
 pub mod fsimage;
 pub mod limits;
 pub mod mountinfo;

@@ -18,6 +18,10 @@
 //! | [`MAX_METADATA_BYTES`] | 512 MiB | decompressed inode + directory tables read per image |
 //! | [`METADATA_CACHE`] | 256 blocks | decompressed 8 KiB metadata blocks kept (2 MiB) |
 //! | [`MAX_BLOCK_REFS`] | 2^26 | data-block references (blocks × links) a squashfs may make |
+//! | [`DIR_CACHE_ENTRIES`] / [`DIR_CACHE_LISTINGS`] | 64 Ki / 256 | directory entries (name → inode) an erofs reader keeps for path lookups (≈ 4 MiB with 255-byte names) |
+//! | [`PATH_CACHE`] | 8 | resolved directory paths (nid chains, ≤ [`MAX_DEPTH`] each) an erofs reader keeps, so a walk resolves only the last component |
+//! | [`MAX_DECODED_EXTENT`] | 12 MiB | one decompressed erofs extent (erofs-rs refuses larger ones) |
+//! | [`FRAGMENT_CACHE`] | 32 MiB | decompressed erofs packed-inode (fragment) data kept, so small files packed into one compressed cluster decompress it once, not once each |
 //! | [`MAX_SLURP`] | 64 MiB | whole-file reads of non-streaming readers |
 //! | [`CHUNK`] | 256 KiB | streaming read piece |
 //! | [`MAX_RELEASE_TOTAL`] | 256 MiB | extension-release bytes read across all images of one run |
@@ -26,6 +30,10 @@
 //! | [`MAX_HASH_PER_RUN`] | 256 GiB | bytes hashed for identity and evidence in one run |
 //! | [`EVIDENCE_HASH_SECONDS`] | 600 | wall clock spent hashing evidence in one run |
 //! | [`IMPLAUSIBLE_IMAGE_SIZE`] | 16 GiB | a sysext/confext larger than this is itself worth a finding |
+//! | [`EVIDENCE_BATCH`] | 1 GiB | evidence bytes hashed between two looks at the evidence clock |
+//! | [`MAX_REPORT_VALUE`] | 4 KiB | a release value copied into the report (longer: cut, with a marker) |
+//! | [`MAX_REPORT_KEYS`] / [`MAX_REPORT_KEY`] | 256 / 128 | release keys copied into the report, and their length |
+//! | [`MAX_UNIT_FILE`] | 1 MiB | a unit file or drop-in read for the image policy (each file read once) |
 
 /// Most entries (directory entries, inodes) an image may have.
 pub const MAX_ENTRIES: usize = 1 << 22;
@@ -50,6 +58,18 @@ pub const MAX_XATTR_VALUE: usize = 64 * 1024;
 pub const MAX_METADATA_BYTES: u64 = 512 * 1024 * 1024;
 /// Decompressed metadata blocks a reader keeps cached.
 pub const METADATA_CACHE: usize = 256;
+/// Directory entries (name and inode number) an erofs reader keeps across cached listings; the two
+/// newest listings are kept whatever their size (each is at most [`MAX_DIR_ENTRIES`]).
+pub const DIR_CACHE_ENTRIES: usize = 1 << 16;
+/// Directory listings an erofs reader keeps.
+pub const DIR_CACHE_LISTINGS: usize = 256;
+/// Resolved directory paths (the inode numbers of every ancestor) an erofs reader keeps.
+pub const PATH_CACHE: usize = 8;
+/// Largest decompressed erofs extent read at once (erofs-rs's own cap on a decoded cluster).
+pub const MAX_DECODED_EXTENT: usize = 12 * 1024 * 1024;
+/// Decompressed bytes of an erofs packed inode (the fragments of `mkfs.erofs -E fragments`) kept
+/// across file reads.
+pub const FRAGMENT_CACHE: usize = 32 * 1024 * 1024;
 /// Largest file [`crate::FsReader::read_file_chunks`]'s default implementation (which reads the
 /// whole file at once) accepts; readers with real streaming have no such limit.
 pub const MAX_SLURP: u64 = 64 * 1024 * 1024;
@@ -70,3 +90,14 @@ pub const MAX_HASH_PER_RUN: u64 = 256 * 1024 * 1024 * 1024;
 pub const EVIDENCE_HASH_SECONDS: u64 = 600;
 /// An extension image larger than this is itself worth a finding (real ones are MiBs to a few GiB).
 pub const IMPLAUSIBLE_IMAGE_SIZE: u64 = 16 * 1024 * 1024 * 1024;
+/// Evidence bytes hashed between two looks at the [`EVIDENCE_HASH_SECONDS`] clock (one batch
+/// takes a second or two, so the clock holds to within that).
+pub const EVIDENCE_BATCH: u64 = 1 << 30;
+/// Longest extension-release value copied into the report; the verdict uses the whole value.
+pub const MAX_REPORT_VALUE: usize = 4096;
+/// Most extension-release keys copied into the report (the ones systemd compares come first).
+pub const MAX_REPORT_KEYS: usize = 256;
+/// Longest extension-release key copied into the report.
+pub const MAX_REPORT_KEY: usize = 128;
+/// Largest unit file or drop-in read when working out the effective image policy.
+pub const MAX_UNIT_FILE: u64 = 1024 * 1024;

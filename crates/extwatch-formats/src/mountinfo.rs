@@ -56,7 +56,7 @@ impl MountEntry {
 }
 
 /// Why a mount table could not be parsed.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum MountinfoError {
     /// Too large.
     #[error("mount table is {0} bytes, over the limit")]
@@ -74,34 +74,86 @@ pub enum MountinfoError {
     },
 }
 
-/// Parses a whole mountinfo file. Empty lines are ignored; any malformed line is an error (a
-/// truncated or forged table must not be half-trusted).
+/// A parsed mount table: the mounts, and the lines that were skipped as malformed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MountTable {
+    /// Every well-formed line, in table order.
+    pub mounts: Vec<MountEntry>,
+    /// Malformed lines that were skipped (each a [`MountinfoError::Malformed`]); the caller reports
+    /// them as warnings.
+    pub skipped: Vec<MountinfoError>,
+}
+
+/// Most skipped lines remembered (a table of junk reports its first lines, not a million).
+pub const MAX_SKIPPED: usize = 64;
+
+/// Parses a whole mountinfo file, strictly: any malformed line is an error. Empty lines are ignored.
 pub fn parse_mountinfo(data: &[u8]) -> Result<Vec<MountEntry>, MountinfoError> {
+    let t = parse_mountinfo_table(data)?;
+    match t.skipped.into_iter().next() {
+        Some(e) => Err(e),
+        None => Ok(t.mounts),
+    }
+}
+
+/// Parses a whole mountinfo file, skipping (and listing) malformed lines. One odd line — a FUSE
+/// mount with an empty source was enough before this parser read fields by position — must not
+/// throw away the rest of the table and with it the merge state of every hierarchy (issue 8 case 9).
+/// Only the size and line-count caps, and a file in which no line parses, fail the whole table.
+pub fn parse_mountinfo_table(data: &[u8]) -> Result<MountTable, MountinfoError> {
     if data.len() > MAX_MOUNTINFO_SIZE {
         return Err(MountinfoError::TooLarge(data.len()));
     }
-    let mut out = Vec::new();
+    let mut t = MountTable::default();
     for (i, raw) in data.split(|c| *c == b'\n').enumerate() {
         if raw.iter().all(|c| c.is_ascii_whitespace()) {
             continue;
         }
-        if out.len() >= MAX_MOUNTS {
+        if t.mounts.len() >= MAX_MOUNTS {
             return Err(MountinfoError::TooMany);
         }
         let line = String::from_utf8_lossy(raw);
-        out.push(
-            parse_line(&line).map_err(|reason| MountinfoError::Malformed {
-                line: i + 1,
-                reason,
-            })?,
-        );
+        match parse_line(&line) {
+            Ok(e) => t.mounts.push(e),
+            Err(reason) => {
+                if t.skipped.len() < MAX_SKIPPED {
+                    t.skipped.push(MountinfoError::Malformed {
+                        line: i + 1,
+                        reason,
+                    });
+                }
+            }
+        }
     }
-    Ok(out)
+    // Not one line parsed: this is not a mount table (a wrong file, or garbage), so it is an
+    // error rather than an empty table that would read as "nothing is mounted".
+    if t.mounts.is_empty() {
+        if let Some(e) = t.skipped.first() {
+            return Err(e.clone());
+        }
+    }
+    Ok(t)
 }
 
+/// One line. Fields are separated by single spaces and the kernel escapes spaces inside them, so
+/// the line is split on every space: an empty field is a real empty value, not extra padding. The
+/// kernel prints an empty mount source (`seq_puts(m, r->mnt_devname ? : "none")` is not used by
+/// every file system; FUSE and some network file systems leave it empty) as nothing between two
+/// spaces, so `- fuse  rw` is a valid line with source `""`.
 fn parse_line(line: &str) -> Result<MountEntry, &'static str> {
-    let mut it = line.split(' ').filter(|s| !s.is_empty());
-    let mut next = |what: &'static str| it.next().ok_or(what);
+    let line = line.strip_suffix('\r').unwrap_or(line);
+    let fields: Vec<&str> = line.split(' ').collect();
+    let sep = fields
+        .iter()
+        .position(|f| *f == "-")
+        .ok_or("missing separator")?;
+    let (head, tail) = fields.split_at(sep);
+    let tail = tail.get(1..).unwrap_or_default();
+    if head.iter().any(|f| f.is_empty()) {
+        return Err("empty field before the separator");
+    }
+    let mut it = head.iter();
+    let mut next = |what: &'static str| it.next().copied().ok_or(what);
     let mount_id = next("missing mount id")?
         .parse()
         .map_err(|_| "bad mount id")?;
@@ -119,17 +171,15 @@ fn parse_line(line: &str) -> Result<MountEntry, &'static str> {
         .split(',')
         .map(str::to_string)
         .collect();
-    let mut optional = Vec::new();
-    loop {
-        let f = next("missing separator")?;
-        if f == "-" {
-            break;
-        }
-        optional.push(f.to_string());
+    let optional = it.map(|f| f.to_string()).collect();
+    // After the separator: exactly fstype, source (may be empty), super options. Later kernels may
+    // add fields; ignore extra ones rather than reject the table.
+    let [fstype, source, super_options, ..] = tail else {
+        return Err("missing fields after the separator");
+    };
+    if fstype.is_empty() {
+        return Err("empty fstype");
     }
-    let fstype = unescape(next("missing fstype")?);
-    let source = unescape(next("missing source")?);
-    let super_options = next("missing super options")?.to_string();
     Ok(MountEntry {
         mount_id,
         parent_id,
@@ -139,9 +189,9 @@ fn parse_line(line: &str) -> Result<MountEntry, &'static str> {
         mount_point,
         mount_options,
         optional,
-        fstype,
-        source,
-        super_options,
+        fstype: unescape(fstype),
+        source: unescape(source),
+        super_options: super_options.to_string(),
     })
 }
 
@@ -279,5 +329,33 @@ mod tests {
             assert!(parse_mountinfo(bad.as_bytes()).is_err(), "{bad}");
         }
         assert!(parse_mountinfo(b"\n\n").unwrap().is_empty());
+    }
+
+    #[test]
+    fn empty_source_is_valid_and_bad_lines_are_skipped() {
+        let table = format!(
+            "{SYSEXT}36 35 0:30 / /run/user/1000/doc rw,nosuid - fuse.portal  rw,user_id=1000\n\
+             garbage line\n\
+             40 35 0:31 / /mnt rw - tmpfs tmpfs rw\n"
+        );
+        let t = parse_mountinfo_table(table.as_bytes()).unwrap();
+        assert_eq!(t.mounts.len(), 3, "{t:?}");
+        assert_eq!(t.mounts[1].source, "");
+        assert_eq!(t.mounts[1].fstype, "fuse.portal");
+        assert_eq!(t.mounts[1].super_options, "rw,user_id=1000");
+        assert_eq!(t.mounts[2].mount_point, "/mnt");
+        assert_eq!(
+            t.skipped,
+            vec![MountinfoError::Malformed {
+                line: 3,
+                reason: "missing separator"
+            }]
+        );
+        // The strict parser accepts the empty source and rejects only the junk line.
+        assert!(parse_mountinfo(table.as_bytes()).is_err());
+        let ok = table.replace("garbage line\n", "");
+        assert_eq!(parse_mountinfo(ok.as_bytes()).unwrap().len(), 3);
+        // Nothing but junk is not a mount table.
+        assert!(parse_mountinfo_table(b"garbage line\nmore\n").is_err());
     }
 }

@@ -23,7 +23,7 @@
 //! (hash type 0, SHA-512) use `sha2`; the unit tests check both paths against each other.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc;
 
 use sha2::{Digest, Sha256, Sha512};
@@ -372,20 +372,33 @@ pub fn compute_tree(
     // Workers: each takes the next super-chunk, reads it piece by piece into a small buffer that stays
     // in cache and hashes it at once, and sends the digests; the main thread re-orders and feeds them
     // into the upper levels. At most `window` super-chunks are in flight, so memory stays bounded.
+    //
+    // Workers never wait on a thread that may have returned (issue 8 case 7): the main thread can
+    // leave the loop below early (`?` on a read error, a hash-device error, a panic), after which
+    // `consumed` never advances again. `stop` is set by a guard dropped on *every* exit from the
+    // main side, and every wait and every piece of work in the workers checks it, so the scope's
+    // implicit join always ends.
+    let stop = AtomicBool::new(false);
     let feed_result: Result<(), VerityError> = std::thread::scope(|s| {
         let (tx, rx) = mpsc::sync_channel::<(u64, Result<Vec<u8>, VerityError>)>(window as usize);
         for _ in 0..threads {
             let tx = tx.clone();
-            let (next, consumed) = (&next, &consumed);
+            let (next, consumed, stop) = (&next, &consumed, &stop);
             s.spawn(move || {
+                // A worker that panics never sends its chunk, so the main side would wait for it
+                // while the other workers wait for the main side: stop them all instead.
+                let _stop_on_panic = StopOnPanic(stop);
                 let mut buf = vec![0u8; PIECE.max(dbs)];
                 let mut scratch = Vec::new();
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
-                    if i >= nsuper {
+                    if i >= nsuper || stop.load(Ordering::Acquire) {
                         break;
                     }
                     while i >= consumed.load(Ordering::Acquire) + window {
+                        if stop.load(Ordering::Acquire) {
+                            return;
+                        }
                         std::thread::park_timeout(std::time::Duration::from_millis(1));
                     }
                     let first = i * per_super;
@@ -395,6 +408,9 @@ pub fn compute_tree(
                     let mut res = Ok(());
                     let mut b = 0usize;
                     while b < n {
+                        if stop.load(Ordering::Acquire) {
+                            return;
+                        }
                         let k = per_piece.min(n - b);
                         let piece = &mut buf[..k * dbs];
                         if let Err(e) = data.read_exact_at((first + b as u64) * dbs as u64, piece) {
@@ -411,6 +427,7 @@ pub fn compute_tree(
             });
         }
         drop(tx);
+        let _stop_workers = StopOnDrop(&stop);
         let mut pending: BTreeMap<u64, Result<Vec<u8>, VerityError>> = BTreeMap::new();
         let mut want = 0u64;
         for (i, r) in rx {
@@ -467,6 +484,27 @@ pub fn compute_tree(
         mismatched_blocks: mism,
         mismatched_count: mism_count,
     })
+}
+
+/// Sets its flag when dropped: the main side of a parallel stage holds one, so however it leaves
+/// (return, `?`, panic) the workers see the stop.
+struct StopOnDrop<'a>(&'a AtomicBool);
+
+impl Drop for StopOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Release);
+    }
+}
+
+/// Sets its flag when dropped during a panic (a worker unwinding).
+struct StopOnPanic<'a>(&'a AtomicBool);
+
+impl Drop for StopOnPanic<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.store(true, Ordering::Release);
+        }
+    }
 }
 
 fn push_digest(buf: &mut Vec<u8>, d: &[u8], slot: usize) {
@@ -555,6 +593,124 @@ mod tests {
         p.algorithm = Algorithm::Sha512;
         let r = compute_tree(&p, &data, None, 2, &|_| {}).unwrap();
         assert_eq!(r.root_hash.len(), 128);
+    }
+
+    /// Data that claims `size` bytes but fails every read past `good` (a file truncated while it is
+    /// verified, a disk going away).
+    struct Shrinking {
+        size: u64,
+        good: u64,
+    }
+
+    impl ReadAt for Shrinking {
+        fn read_at(&self, offset: u64, buf: &mut [u8]) -> std::io::Result<usize> {
+            if offset >= self.good {
+                return Err(std::io::Error::other("image shrank during verification"));
+            }
+            let n = buf.len().min((self.good - offset) as usize);
+            buf[..n].fill(0);
+            Ok(n)
+        }
+        fn size(&self) -> u64 {
+            self.size
+        }
+    }
+
+    /// Issue 8 case 7: reads failing midway used to leave the workers parked forever on a window the
+    /// main thread (already returned with the error) would never advance. Every thread count and
+    /// failure point must end promptly with the error. The 60 s limit is a hang guard.
+    #[test]
+    fn data_shrinking_midway_ends_with_an_error_not_a_hang() {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let blocks = 64 * 256; // 64 MiB of 4 KiB blocks, far beyond the in-flight window
+            for threads in [1usize, 2, 3, 8] {
+                for good in [0u64, 4096, 1 << 20, (1 << 20) + 4096, 5 << 20, 40 << 20] {
+                    let p = params(blocks);
+                    let data = Shrinking {
+                        size: blocks * 4096,
+                        good,
+                    };
+                    let r = compute_tree(&p, &data, None, threads, &|_| {});
+                    assert!(
+                        matches!(&r, Err(VerityError::Io(m)) if m.contains("shrank")),
+                        "{threads} threads, good {good}: {r:?}"
+                    );
+                }
+            }
+            let _ = tx.send(());
+        });
+        rx.recv_timeout(std::time::Duration::from_secs(60))
+            .expect("compute_tree hung after a read error (or the test thread panicked)");
+    }
+
+    /// Data whose reads panic in the super-chunk at `good` (a reader bug): the panic reaches the caller; it must
+    /// not turn into a hang of the other workers and the main side waiting on each other.
+    struct Panicking {
+        size: u64,
+        good: u64,
+    }
+
+    impl ReadAt for Panicking {
+        fn read_at(&self, offset: u64, buf: &mut [u8]) -> std::io::Result<usize> {
+            // Only one super-chunk panics: the other worker carries on until the window fills.
+            let bad = self.good..self.good + SUPER_CHUNK as u64;
+            assert!(!bad.contains(&offset), "test reader panics at {offset}");
+            let n = buf
+                .len()
+                .min(usize::try_from(self.size - offset).unwrap_or(usize::MAX));
+            buf[..n].fill(0);
+            Ok(n)
+        }
+        fn size(&self) -> u64 {
+            self.size
+        }
+    }
+
+    #[test]
+    fn a_panicking_worker_does_not_hang_the_others() {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let blocks = 64 * 256;
+            let p = params(blocks);
+            let data = Panicking {
+                size: blocks * 4096,
+                good: 3 << 20,
+            };
+            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                compute_tree(&p, &data, None, 2, &|_| {})
+            }));
+            let _ = tx.send(r.is_err() || matches!(r, Ok(Err(_))));
+        });
+        let failed = rx
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .expect("compute_tree hung after a worker panicked");
+        assert!(failed);
+    }
+
+    /// The same with a hash device whose reads fail: the error comes from the main thread's side.
+    #[test]
+    fn hash_device_failing_midway_ends_with_an_error_not_a_hang() {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let blocks = 64 * 256;
+            let p = params(blocks);
+            let data = Shrinking {
+                size: blocks * 4096,
+                good: blocks * 4096,
+            };
+            let levels = p.levels(1).unwrap();
+            let end = (levels[0].0 + levels[0].1) * 4096;
+            let hash = Shrinking {
+                size: end,
+                good: 8192,
+            };
+            let r = compute_tree(&p, &data, Some((&hash, 1)), 2, &|_| {});
+            assert!(matches!(r, Err(VerityError::Io(_))), "{r:?}");
+            let _ = tx.send(());
+        });
+        rx.recv_timeout(std::time::Duration::from_secs(60))
+            .expect("compute_tree hung after a hash-device error");
     }
 
     #[test]

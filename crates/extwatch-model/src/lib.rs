@@ -45,8 +45,13 @@ pub struct Host {
     pub systemd_version: String,
     /// How the version was chosen: `option`, `detected:<path>` or `default`.
     pub systemd_version_source: String,
-    /// The host's os-release key/values (`/etc/os-release`, else `/usr/lib/os-release`), null if none.
+    /// The host's os-release key/values (`/etc/os-release`, else `/usr/lib/os-release`), null if none
+    /// or unreadable (then `os_release_error` says why).
     pub os_release: Option<BTreeMap<String, String>>,
+    /// Why the host's os-release could not be used (over the size limit, unparsable, unreadable), or
+    /// null. systemd then has no host ID to compare extensions with.
+    #[serde(default)]
+    pub os_release_error: Option<String>,
     /// The architecture systemd compares `ARCHITECTURE=` with (systemd's spelling, e.g. `x86-64`).
     pub architecture: String,
     /// True when the root has `/etc/initrd-release` (initrd search paths and scope apply).
@@ -244,10 +249,24 @@ pub struct Image {
     pub verity: Verity,
     /// Signature state.
     pub signature: Signature,
-    /// SHA-256 of the file (file images only; null for directories and block devices).
+    /// SHA-256 of the file (file images only; null for directories and block devices, and for files
+    /// over the hashing cap: see `not_hashed`).
     pub sha256: Option<String>,
     /// Size in bytes (file images).
     pub size: Option<u64>,
+    /// Bytes the file occupies on disk (`st_blocks` × 512; file images). Far below `size` for a
+    /// sparse file.
+    #[serde(default)]
+    pub allocated_size: Option<u64>,
+    /// Why a file image's `sha256` is null: over the per-image cap (`MAX_IMAGE_HASH`), the run's
+    /// hashing budget spent (`MAX_HASH_PER_RUN`), or a read error. Null when hashed.
+    #[serde(default)]
+    pub not_hashed: Option<String>,
+    /// What was left out of `release` to keep the report bounded (values over 4 KiB truncated with
+    /// a marker, keys over the count or name-length caps dropped), or null when nothing was. The
+    /// verdict in `compatible` is computed on the whole release.
+    #[serde(default)]
+    pub release_note: Option<String>,
     /// Modification time, RFC 3339 UTC.
     pub mtime: Option<String>,
     /// Problems found reading the image (the same text as its `extension-malformed` finding).
@@ -427,7 +446,8 @@ pub struct VerifiedImage {
     pub fstype: Option<String>,
     /// Size in bytes.
     pub size: Option<u64>,
-    /// SHA-256 of the file.
+    /// SHA-256 of the whole file; null when a recomputed verity root hash identifies the content
+    /// and `--sha256` was not given.
     pub sha256: Option<String>,
     /// GPT partitions (DDIs only).
     pub partitions: Vec<PartitionInfo>,

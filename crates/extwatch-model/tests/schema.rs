@@ -49,6 +49,7 @@ fn report_round_trips() {
             systemd_version: "257".into(),
             systemd_version_source: "default".into(),
             os_release: None,
+            os_release_error: None,
             architecture: "x86-64".into(),
             initrd: false,
             mountinfo: None,

@@ -53,6 +53,7 @@ pub mod fixtures;
 pub mod runner;
 pub mod sqfs_writer;
 pub mod verdicts;
+pub mod writers;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

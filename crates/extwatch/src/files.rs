@@ -40,19 +40,54 @@ pub struct FilesArgs {
     /// Architecture used to pick the DDI partition (systemd's names, e.g. x86-64, arm64).
     #[arg(long, value_name = "ARCH")]
     pub architecture: Option<String>,
+    /// Resolve IMAGE inside this root directory (an offline root), symlinks included, as an audit
+    /// with `--root` does: e.g. `--root /mnt/disk /var/lib/extensions/foo.raw`.
+    #[arg(long, value_name = "DIR")]
+    pub root: Option<PathBuf>,
     /// Hashing threads (default: available CPUs).
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
 }
 
-fn open(path: &std::path::Path, arch: &str) -> Result<(Content, ImageFormat), String> {
-    let md = std::fs::metadata(path).map_err(|e| e.to_string())?;
-    if md.is_dir() {
-        let r = RootFs::open(path).map_err(|e| e.to_string())?;
-        return Ok((Content::Dir(r), ImageFormat::Directory));
-    }
-    let f = std::fs::File::open(path).map_err(|e| e.to_string())?;
-    let src: Arc<dyn extwatch_core::files::ReadAt> = Arc::new(f);
+/// Opens the image: a directory as a [`RootFs`], anything else only when it is a regular file
+/// (never a FIFO or a device node: those are refused without being opened). With `root`, `path` is
+/// resolved inside it through the root handle.
+fn open(
+    path: &std::path::Path,
+    root: Option<&std::path::Path>,
+    arch: &str,
+) -> Result<(Content, ImageFormat), String> {
+    let file = match root {
+        Some(root) => {
+            let r = RootFs::open(root).map_err(|e| format!("cannot open --root: {e}"))?;
+            let p = path
+                .to_str()
+                .ok_or("with --root, the image path must be UTF-8")?;
+            let st = r
+                .stat(p)
+                .map_err(|e| e.to_string())?
+                .ok_or_else(|| format!("no such file inside {}", r.display_path().display()))?;
+            // S_IFMT / S_IFDIR.
+            if st.st_mode & 0o170000 == 0o040000 {
+                let d = r.subroot(p).map_err(|e| e.to_string())?;
+                return Ok((Content::Dir(d), ImageFormat::Directory));
+            }
+            r.open_file(p).map_err(|e| e.to_string())?
+        }
+        None => match extwatch_core::rootfs::open_operator_file(path) {
+            Ok(f) => f,
+            Err(e) => {
+                // A directory is not a regular file; everything else stays refused.
+                let is_dir = std::fs::metadata(path).is_ok_and(|m| m.is_dir());
+                if !is_dir {
+                    return Err(e.to_string());
+                }
+                let r = RootFs::open(path).map_err(|e| e.to_string())?;
+                return Ok((Content::Dir(r), ImageFormat::Directory));
+            }
+        },
+    };
+    let src: Arc<dyn extwatch_core::files::ReadAt> = Arc::new(file);
     let img = extwatch_core::files::open_image(src, arch).map_err(|e| e.to_string())?;
     let fmt = match img.format {
         extwatch_core::files::RawFormat::Squashfs => ImageFormat::Squashfs,
@@ -71,8 +106,8 @@ pub fn run(args: &FilesArgs) -> Result<ExitCode> {
         None => extwatch_core::discover::native_architecture(),
     };
     let shown = args.image.display().to_string();
-    let (content, format) =
-        open(&args.image, arch).map_err(|e| anyhow::anyhow!("cannot read image {shown}: {e}"))?;
+    let (content, format) = open(&args.image, args.root.as_deref(), arch)
+        .map_err(|e| anyhow::anyhow!("cannot read image {shown}: {e}"))?;
     let limits = WalkLimits::default();
     let mut entries = files::walk(&content, &limits)
         .map_err(|e| anyhow::anyhow!("cannot list image {shown}: {e}"))?;

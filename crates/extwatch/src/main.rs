@@ -67,6 +67,12 @@ enum Command {
         /// Architecture used to pick DDI partitions (systemd's names).
         #[arg(long, value_name = "ARCH")]
         architecture: Option<String>,
+        /// Always compute the SHA-256 of each whole image file (to match a ticket or a download
+        /// manifest). By default it is computed only for images whose verity hash tree was not
+        /// recomputed: a recomputed verity root hash already identifies the content, and the
+        /// whole-file hash is one sequential stream that would bound the run's wall time.
+        #[arg(long)]
+        sha256: bool,
         /// Output format.
         #[arg(long, value_enum, default_value = "table")]
         format: Format,
@@ -252,8 +258,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
             images,
             trust,
             architecture,
+            sha256,
             format,
-        } => verify(&images, trust.as_deref(), architecture.as_deref(), format),
+        } => verify(
+            &images,
+            trust.as_deref(),
+            architecture.as_deref(),
+            sha256,
+            format,
+        ),
         Command::Schema => {
             emit(&extwatch_model::report_schema_json())?;
             Ok(ExitCode::SUCCESS)
@@ -316,9 +329,16 @@ fn verify(
     images: &[PathBuf],
     trust: Option<&std::path::Path>,
     arch: Option<&str>,
+    sha256: bool,
     format: Format,
 ) -> Result<ExitCode> {
     use extwatch_core::provenance::TrustCtx;
+    use extwatch_core::verify::FileHash;
+    let file_hash = if sha256 {
+        FileHash::Always
+    } else {
+        FileHash::IfNoVerity
+    };
     let arch = match arch {
         Some(a) => extwatch_core::discover::architecture_name(a)
             .with_context(|| format!("unknown architecture {a:?}"))?,
@@ -350,7 +370,9 @@ fn verify(
         } else {
             indicatif::ProgressBar::hidden()
         };
-        let r = extwatch_core::verify::verify_image(img, &ctx, arch, &|n| bar.set_position(n));
+        let r = extwatch_core::verify::verify_image(img, &ctx, arch, file_hash, &|n| {
+            bar.set_position(n)
+        });
         bar.finish_and_clear();
         results.push(r);
     }

@@ -704,6 +704,52 @@ fn terabyte_sparse_file_shadowing_the_base_is_not_hashed() {
         "{f:#}"
     );
     assert_eq!(f["evidence"]["same_content"], false);
+
+    // `--baseline` hashes every file, but not a terabyte: files over MAX_IMAGE_HASH, on the image
+    // side and in the base (here a 1 TiB sparse /usr/bin/big), are listed with a null hash.
+    std::fs::File::create(r.join("usr/bin/big"))
+        .unwrap()
+        .set_len(1 << 40)
+        .unwrap();
+    let baseline = t.path().join("baseline.json");
+    let mut args: Vec<OsString> = vec!["audit".into(), "--root".into(), r.into()];
+    args.extend(
+        [
+            "--format",
+            "json",
+            "--systemd-version",
+            "257",
+            "--mountinfo",
+            "/dev/null",
+        ]
+        .map(OsString::from),
+    );
+    args.extend(["--baseline".into(), baseline.clone().into()]);
+    extwatch(&args, LIMIT);
+    let b: Value = serde_json::from_slice(&std::fs::read(&baseline).unwrap()).unwrap();
+    let usr = b["hierarchies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["hierarchy"] == "/usr")
+        .unwrap_or_else(|| panic!("no /usr in the baseline: {b:#}"));
+    let entry = |side: &str, path: &str| {
+        usr[side]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["path"] == path)
+            .unwrap_or_else(|| panic!("{path} not in {side}"))
+            .clone()
+    };
+    assert_eq!(entry("base", "/usr/bin/big")["sha256"], Value::Null);
+    assert_eq!(entry("base", "/usr/bin/big")["size"], 1u64 << 40);
+    assert_eq!(entry("merged_view", "/usr/bin/ls")["sha256"], Value::Null);
+    assert_eq!(entry("merged_view", "/usr/bin/ls")["size"], 4u64 << 40);
+    assert_eq!(
+        entry("base", "/usr/bin/ls")["sha256"],
+        sha256_file(&r.join("usr/bin/ls"))
+    );
 }
 
 /// squashfs (gzip, xz) and erofs (plain, lz4) images cut at many offsets: each is either reported

@@ -567,6 +567,30 @@ fn sidecar_images_match_veritysetup_and_openssl() {
     // veritysetup dump agrees on the parameters we used.
     let (ok, dump) = sh(&format!("veritysetup dump {}", verity.display()));
     assert!(ok && dump.contains("sha256"), "{dump}");
+    // The recomputed root hash identifies the content: no whole-file hash unless asked for, and
+    // then the one sha256sum computes. Without side-cars the file hash is the only identity.
+    assert_eq!(v["sha256"], Value::Null, "{v:#}");
+    let (_, want) = sh(&format!("sha256sum {}", img.display()));
+    let want = want.split_whitespace().next().unwrap().to_string();
+    let (code, v2, _) = extwatch(&[
+        "verify",
+        "--sha256",
+        "--trust",
+        cert.to_str().unwrap(),
+        "--format",
+        "json",
+        img.to_str().unwrap(),
+    ]);
+    assert_eq!(code, Some(0), "{v2:#}");
+    assert_eq!(v2["images"][0]["sha256"], want.as_str());
+    assert_eq!(v2["images"][0]["verity"]["recomputed"], rh.as_str());
+    let (_, plain) = verify_json(&sq, None);
+    assert_eq!(plain["verity"]["recomputed"], Value::Null, "{plain:#}");
+    let (_, want_plain) = sh(&format!("sha256sum {}", sq.display()));
+    assert_eq!(
+        plain["sha256"],
+        want_plain.split_whitespace().next().unwrap()
+    );
 
     // A signature over another root hash: openssl and extwatch both reject it.
     fs::write(s.dir.join("wrong.txt"), "f".repeat(64)).unwrap();

@@ -1,0 +1,587 @@
+//! Hostile roots that attack extwatch's budgets rather than its parsers (issue 8 cases 6–11): a
+//! sparse terabyte image, a mount table with a single-layer overlay or an empty source field,
+//! thousands of hard links to one certificate, extension-release bombs across many images.
+//!
+//! Each run goes through the CLI under `/usr/bin/time -f %M` (package `time`, in `scripts/setup.sh
+//! --test`), so the child's peak RSS is measured by the kernel (`wait4` rusage), and the bytes it
+//! read (`rchar`) come from `/proc/PID/io` of the shell that reaped it. Time limits are generous
+//! hang guards, not performance assertions: the assertions are on bytes read, peak RSS and report
+//! size, which do not depend on the machine. Every run must end with exit 0 or 1, no signal, no
+//! panic, and valid JSON. Case 7 (verity workers hanging) is tested in `extwatch-formats`
+//! (`verity::tests`), where a reader can fail on demand.
+
+use std::ffi::OsString;
+use std::io::Read;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+struct Out {
+    stdout: Vec<u8>,
+    stderr: String,
+    /// Peak resident set size of the extwatch process, KiB.
+    peak_kib: u64,
+    /// Bytes extwatch read through `read(2)`-family calls (`rchar` of `/proc/PID/io`), page cache
+    /// included: what "read 4.1 GB" means, measured.
+    read_bytes: u64,
+}
+
+/// Runs `extwatch ARGS` under `/usr/bin/time -f %M` and a shell that prints its own
+/// `/proc/$$/io` once extwatch has been reaped (the kernel adds a reaped child's I/O counters to its
+/// parent's), killing the process group and failing the test after `limit`. Fails on a signal, on an
+/// exit code other than 0/1, and on a panic message.
+fn extwatch(args: &[OsString], limit: Duration) -> Out {
+    let rss = tempfile::NamedTempFile::new().unwrap();
+    let io = tempfile::NamedTempFile::new().unwrap();
+    let start = Instant::now();
+    let mut child = Command::new("/usr/bin/time")
+        .arg("-f")
+        .arg("%M")
+        .arg("-o")
+        .arg(rss.path())
+        .arg("/bin/sh")
+        .arg("-c")
+        .arg(r#"io="$1"; shift; "$@"; rc=$?; cat /proc/$$/io > "$io"; exit $rc"#)
+        .arg("sh")
+        .arg(io.path())
+        .arg(env!("CARGO_BIN_EXE_extwatch"))
+        .args(args)
+        .process_group(0)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn /usr/bin/time extwatch (install `time`: scripts/setup.sh --test)");
+    let mut so = child.stdout.take().unwrap();
+    let mut se = child.stderr.take().unwrap();
+    let t_out = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = so.read_to_end(&mut v);
+        v
+    });
+    let t_err = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = se.read_to_end(&mut v);
+        v
+    });
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("wait") {
+            break s;
+        }
+        if start.elapsed() > limit {
+            // The whole group: time, the shell and extwatch.
+            let _ = Command::new("kill")
+                .arg("-KILL")
+                .arg("--")
+                .arg(format!("-{}", child.id()))
+                .status();
+            let _ = child.wait();
+            panic!("extwatch {args:?} hung: killed after {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let elapsed = start.elapsed();
+    let stdout = t_out.join().unwrap();
+    let stderr = String::from_utf8_lossy(&t_err.join().unwrap()).into_owned();
+    if let Some(sig) = status.signal() {
+        panic!("extwatch {args:?} killed by signal {sig}\nstderr: {stderr}");
+    }
+    let code = status.code().unwrap();
+    assert!(
+        !stderr.contains("panicked"),
+        "extwatch {args:?} panicked:\n{stderr}"
+    );
+    assert!(
+        code == 0 || code == 1,
+        "extwatch {args:?} exited {code} (0 or 1 expected; 128+N is signal N)\nstderr: {stderr}"
+    );
+    let rss_text = std::fs::read_to_string(rss.path()).unwrap();
+    let peak_kib: u64 = rss_text
+        .lines()
+        .last()
+        .and_then(|l| l.trim().parse().ok())
+        .unwrap_or_else(|| panic!("cannot read peak RSS from time: {rss_text:?}"));
+    let io_text = std::fs::read_to_string(io.path()).unwrap();
+    let read_bytes: u64 = io_text
+        .lines()
+        .find_map(|l| l.strip_prefix("rchar:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("cannot read rchar from /proc/PID/io: {io_text:?}"));
+    eprintln!(
+        "extwatch {}: {:.2} s, peak RSS {} KiB, read {} bytes, {} bytes of output",
+        args.first()
+            .map(|a| a.to_string_lossy())
+            .unwrap_or_default(),
+        elapsed.as_secs_f64(),
+        peak_kib,
+        read_bytes,
+        stdout.len()
+    );
+    Out {
+        stdout,
+        stderr,
+        peak_kib,
+        read_bytes,
+    }
+}
+
+/// `extwatch audit --root ROOT --format json` (systemd 257, x86-64) with the given mount table.
+fn audit_with(root: &Path, mountinfo: &Path, extra: &[&str], limit: Duration) -> (Out, Value) {
+    let mut args: Vec<OsString> = vec![
+        "audit".into(),
+        "--root".into(),
+        root.into(),
+        "--format".into(),
+        "json".into(),
+        "--systemd-version".into(),
+        "257".into(),
+        "--mountinfo".into(),
+        mountinfo.into(),
+        "--architecture".into(),
+        "x86-64".into(),
+    ];
+    args.extend(extra.iter().map(OsString::from));
+    let out = extwatch(&args, limit);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}): {}\nstderr: {}",
+            String::from_utf8_lossy(&out.stdout[..out.stdout.len().min(2000)]),
+            out.stderr
+        )
+    });
+    assert_eq!(v["schema"], "extwatch/v1");
+    (out, v)
+}
+
+fn audit(root: &Path, limit: Duration) -> (Out, Value) {
+    audit_with(root, Path::new("/dev/null"), &[], limit)
+}
+
+fn images(v: &Value) -> &Vec<Value> {
+    v["images"].as_array().expect("images array")
+}
+
+fn image<'a>(v: &'a Value, path: &str) -> &'a Value {
+    images(v)
+        .iter()
+        .find(|i| i["path"] == path)
+        .unwrap_or_else(|| panic!("no image at {path}: {:#}", v["images"]))
+}
+
+fn findings<'a>(v: &'a Value, id: &str) -> Vec<&'a Value> {
+    v["findings"]
+        .as_array()
+        .expect("findings array")
+        .iter()
+        .filter(|f| f["id"] == id)
+        .collect()
+}
+
+fn write(p: &Path, data: impl AsRef<[u8]>) {
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(p, data).unwrap();
+}
+
+fn base_root() -> tempfile::TempDir {
+    let t = tempfile::Builder::new()
+        .prefix("extwatch-budgets")
+        .tempdir()
+        .unwrap();
+    write(
+        &t.path().join("etc/os-release"),
+        "ID=debian\nVERSION_ID=13\n",
+    );
+    std::fs::create_dir_all(t.path().join("usr/lib")).unwrap();
+    t
+}
+
+/// A sysext directory tree: `usr/lib/extension-release.d/extension-release.NAME` and one binary.
+fn sysext_tree(dir: &Path, name: &str, release: impl AsRef<[u8]>) {
+    write(
+        &dir.join(format!(
+            "usr/lib/extension-release.d/extension-release.{name}"
+        )),
+        release,
+    );
+    write(&dir.join(format!("usr/bin/{name}")), "#!/bin/sh\n");
+}
+
+const LIMIT: Duration = Duration::from_secs(120);
+
+/// Mount-table path as the audit compares it: the root's `/usr` seen from the auditing machine.
+fn usr_mount_point(root: &Path) -> PathBuf {
+    root.join("usr")
+}
+
+// ---------------------------------------------------------------------------------------------
+// Case 8: an overlay with a single lower layer panicked the merged-state code (`[1..len-1]`).
+
+#[test]
+fn single_layer_overlay_in_the_mount_table_is_reported_not_a_panic() {
+    let t = base_root();
+    let r = t.path();
+    let mi = tempfile::NamedTempFile::new().unwrap();
+    write(
+        mi.path(),
+        format!(
+            "1 0 8:1 / / rw - ext4 /dev/sda1 rw\n\
+             100 1 0:50 / {} ro,relatime shared:9 - overlay sysext ro,lowerdir=/run/systemd/sysext/meta/usr\n",
+            usr_mount_point(r).display()
+        ),
+    );
+    let (_, v) = audit_with(r, mi.path(), &[], LIMIT);
+    let h = v["hierarchies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["hierarchy"] == "/usr")
+        .unwrap_or_else(|| panic!("no /usr hierarchy: {:#}", v["hierarchies"]));
+    assert_eq!(
+        h["overlay"]["lowerdirs"].as_array().unwrap().len(),
+        1,
+        "{h:#}"
+    );
+    // systemd's shape (meta on top) but no marker directory: a foreign overlay, reported.
+    let f = findings(&v, "merge-foreign-overlay");
+    assert!(
+        f.iter().any(|f| f["subject"] == "/usr"),
+        "single-layer overlay not reported: {:#}",
+        v["findings"]
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Case 9: one empty mount-source field (valid: FUSE mounts print none) aborted the whole audit.
+
+#[test]
+fn empty_mount_source_and_a_junk_line_do_not_abort_the_audit() {
+    let t = base_root();
+    let r = t.path();
+    let mi = tempfile::NamedTempFile::new().unwrap();
+    write(
+        mi.path(),
+        format!(
+            "1 0 8:1 / / rw - ext4 /dev/sda1 rw\n\
+             36 1 0:30 / /run/user/1000/doc rw,nosuid,nodev - fuse.portal  rw,user_id=1000,group_id=1000\n\
+             this line is not a mount\n\
+             100 1 0:50 / {} ro,relatime shared:9 - overlay sysext ro,lowerdir=/run/systemd/sysext/meta/usr:/run/systemd/sysext/extensions/foo/usr:/usr\n",
+            usr_mount_point(r).display()
+        ),
+    );
+    let (out, v) = audit_with(r, mi.path(), &["--verbose"], LIMIT);
+    // The table was used: the overlay on /usr is seen, and the junk line is a warning.
+    assert_ne!(v["host"]["mountinfo"], Value::Null, "{:#}", v["host"]);
+    let h = v["hierarchies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["hierarchy"] == "/usr")
+        .unwrap_or_else(|| panic!("no /usr hierarchy: {:#}", v["hierarchies"]));
+    assert_eq!(h["overlay"]["source"], "sysext", "{h:#}");
+    assert!(
+        out.stderr.contains("line 3"),
+        "the malformed line should be a warning: {}",
+        out.stderr
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Case 10: thousands of hard links to one ~1 MB `.crt` in verity.d (4.1 GB read, 23 s before).
+
+/// A self-signed certificate (openssl CLI) padded to ~1 MB with text before the PEM block, which
+/// PEM readers skip.
+fn padded_cert(dir: &Path) -> Vec<u8> {
+    let key = dir.join("k.pem");
+    let crt = dir.join("c.pem");
+    let out = Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "3",
+        ])
+        .args(["-subj", "/CN=bomb"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&crt)
+        .output()
+        .expect("openssl");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let pem = std::fs::read(&crt).unwrap();
+    let mut data = Vec::with_capacity(1_000_000);
+    while data.len() + pem.len() + 80 < 1_000_000 {
+        data.extend_from_slice(b"padding padding padding padding padding padding padding pad\n");
+    }
+    data.extend_from_slice(&pem);
+    data
+}
+
+#[test]
+fn five_thousand_hard_links_to_one_certificate_are_read_once() {
+    let t = base_root();
+    let r = t.path();
+    let d = r.join("etc/verity.d");
+    let tmp = tempfile::tempdir().unwrap();
+    write(&d.join("a.crt"), padded_cert(tmp.path()));
+    for i in 0..5000 {
+        std::fs::hard_link(d.join("a.crt"), d.join(format!("l{i:04}.crt"))).unwrap();
+    }
+    let (out, v) = audit(r, LIMIT);
+    // The certificate was loaded (no "no usable *.crt" finding) and nothing was skipped: the
+    // 5,000 names are one file, read once.
+    let ign = findings(&v, "trust-store-ignored-files");
+    assert!(ign.is_empty(), "{ign:#?}");
+    // Reading it 5,001 times was 5 GB of reads; once is ~1 MB (plus the root's other small files).
+    assert!(
+        out.read_bytes < 64 << 20,
+        "read {} bytes for a 1 MB trust store",
+        out.read_bytes
+    );
+    assert!(
+        out.peak_kib < 128 * 1024,
+        "peak RSS {} KiB for a 1 MB trust store",
+        out.peak_kib
+    );
+}
+
+/// Neighbour: 100 distinct 1 MB certificates exceed the 64 MiB trust-store budget; the ones left
+/// unread are findings that say so.
+#[test]
+fn trust_store_over_the_byte_budget_reports_what_was_skipped() {
+    let t = base_root();
+    let r = t.path();
+    let d = r.join("usr/lib/verity.d");
+    let tmp = tempfile::tempdir().unwrap();
+    let cert = padded_cert(tmp.path());
+    for i in 0..100 {
+        let mut c = cert.clone();
+        c.insert(0, b'#'); // distinct files (not links), same certificate
+        write(&d.join(format!("c{i:03}.crt")), c);
+    }
+    let (out, v) = audit(r, LIMIT);
+    let skipped: Vec<_> = findings(&v, "trust-store-ignored-files")
+        .into_iter()
+        .filter(|f| f["evidence"]["skipped_by"] == "extwatch")
+        .collect();
+    // 64 MiB / ~1 MB = 67 read, 33 skipped.
+    assert!(
+        (30..=40).contains(&skipped.len()),
+        "{} skipped: {skipped:#?}",
+        skipped.len()
+    );
+    assert!(skipped[0]["evidence"]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("budget"));
+    assert!(out.peak_kib < 256 * 1024, "peak RSS {} KiB", out.peak_kib);
+    assert!(out.read_bytes < 80 << 20, "read {} bytes", out.read_bytes);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Case 6: a sparse 1 TiB `.raw` (4 KB on disk) made `inventory` hash a terabyte (~23 minutes).
+
+#[test]
+fn terabyte_sparse_image_is_not_hashed_and_is_a_finding() {
+    let t = base_root();
+    let r = t.path();
+    let dir = r.join("var/lib/extensions");
+    std::fs::create_dir_all(&dir).unwrap();
+    // `truncate -s 1T`: no data blocks at all.
+    std::fs::File::create(dir.join("huge.raw"))
+        .unwrap()
+        .set_len(1 << 40)
+        .unwrap();
+    // A small real file next to it is still hashed.
+    write(&dir.join("small.raw"), vec![0u8; 8192]);
+    for cmd in ["inventory", "audit"] {
+        let args: Vec<OsString> = vec![
+            cmd.into(),
+            "--root".into(),
+            r.into(),
+            "--format".into(),
+            "json".into(),
+            "--systemd-version".into(),
+            "257".into(),
+            "--mountinfo".into(),
+            "/dev/null".into(),
+            "--architecture".into(),
+            "x86-64".into(),
+        ];
+        // Hashing 1 TiB took 23 minutes; the guard is 120 s.
+        let out = extwatch(&args, LIMIT);
+        let v: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+        let i = image(&v, "/var/lib/extensions/huge.raw");
+        assert_eq!(i["sha256"], Value::Null, "{i:#}");
+        assert_eq!(i["size"], 1u64 << 40, "{i:#}");
+        assert!(
+            i["allocated_size"].as_u64().unwrap() < 1 << 20,
+            "sparse: {i:#}"
+        );
+        let why = i["not_hashed"].as_str().unwrap_or_default();
+        assert!(why.contains("MAX_IMAGE_HASH"), "{i:#}");
+        let small = image(&v, "/var/lib/extensions/small.raw");
+        assert_eq!(
+            small["sha256"], "9f1dcbc35c350d6027f98be0f5c8b43b42ca52b7604459c0c42be3aa88913d47",
+            "{small:#}"
+        );
+        assert_eq!(small["not_hashed"], Value::Null);
+        // Reading a terabyte was the bug; the audit reads the superblock and little else.
+        assert!(
+            out.read_bytes < 256 << 20,
+            "{cmd} read {} bytes",
+            out.read_bytes
+        );
+        if cmd == "audit" {
+            let f = findings(&v, "extension-implausible-size");
+            assert_eq!(f.len(), 1, "{:#}", v["findings"]);
+            assert_eq!(f[0]["evidence"]["path"], "/var/lib/extensions/huge.raw");
+            assert_eq!(f[0]["evidence"]["size"], 1u64 << 40);
+            assert_eq!(f[0]["severity"], "medium");
+            assert!(f[0]["controls"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|c| c == "CM-8"));
+        }
+    }
+    // `extwatch verify` on it: refused with the reason instead of hashing 1 TiB.
+    let out = extwatch(
+        &[
+            "verify".into(),
+            "--format".into(),
+            "json".into(),
+            dir.join("huge.raw").into(),
+        ],
+        LIMIT,
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let errs = v["images"][0]["errors"].to_string();
+    assert!(errs.contains("MAX_IMAGE_HASH"), "{v:#}");
+    assert!(
+        out.read_bytes < 256 << 20,
+        "verify read {} bytes",
+        out.read_bytes
+    );
+    // The catalogue lists the check.
+    let out = extwatch(&["checks".into()], LIMIT);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("extension-implausible-size"),
+        "extwatch checks does not list the new check"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Case 11: extension-release bombs across images (12 × 64 MB: 1.5 GB RSS, a 755 MB report).
+
+/// A release of just under systemd's 64 MiB limit: valid keys and one enormous value.
+fn release_bomb() -> Vec<u8> {
+    let mut v = b"ID=_any\nDESCRIPTION=".to_vec();
+    let target = 64 * 1024 * 1024 - 4096;
+    v.resize(target, b'A');
+    v.push(b'\n');
+    v
+}
+
+#[test]
+fn release_bombs_across_images_are_bounded_in_memory_and_report() {
+    let t = base_root();
+    let r = t.path();
+    let dir = r.join("var/lib/extensions");
+    let bomb = release_bomb();
+    // Directory images (the release read through the root like every file) and squashfs images
+    // (read through extwatch's reader).
+    for i in 0..10 {
+        sysext_tree(
+            &dir.join(format!("bomb{i:02}")),
+            &format!("bomb{i:02}"),
+            &bomb,
+        );
+    }
+    let src = tempfile::tempdir().unwrap();
+    for i in 10..12 {
+        let name = format!("bomb{i:02}");
+        let tree = src.path().join(&name);
+        sysext_tree(&tree, &name, &bomb);
+        let out = Command::new("mksquashfs")
+            .arg(&tree)
+            .arg(dir.join(format!("{name}.raw")))
+            .args(["-noappend", "-quiet", "-no-progress", "-comp", "zstd"])
+            .output()
+            .expect("mksquashfs (scripts/setup.sh --test)");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let (out, v) = audit(r, LIMIT);
+    let imgs = images(&v);
+    assert_eq!(imgs.len(), 12);
+    let mut read = 0;
+    let mut refused = 0;
+    for i in imgs {
+        if i["release"].is_null() {
+            let errs = i["errors"].to_string();
+            assert!(errs.contains("MAX_RELEASE_TOTAL"), "{i:#}");
+            refused += 1;
+        } else {
+            // Judged on the whole release, reported bounded, with a note saying what was cut.
+            assert_eq!(i["release"]["ID"], "_any");
+            let d = i["release"]["DESCRIPTION"].as_str().unwrap();
+            assert!(d.len() < 8192 && d.contains("truncated"), "{}", d.len());
+            assert!(i["release_note"].as_str().unwrap().contains("truncated"));
+            assert_eq!(i["compatible"]["ok"], true, "{i:#}");
+            read += 1;
+        }
+    }
+    // 256 MiB of budget holds 4 such files; the rest are refused with the reason.
+    assert_eq!((read, refused), (4, 8), "read {read}, refused {refused}");
+    assert!(
+        out.stdout.len() < 4 << 20,
+        "report is {} bytes",
+        out.stdout.len()
+    );
+    // Two 64 MB files in memory at a time (one per thread on two cores; a file and its parse) plus
+    // the binary: well under 1 GiB. 12 files took 1.5 GB before.
+    assert!(out.peak_kib < 768 * 1024, "peak RSS {} KiB", out.peak_kib);
+}
+
+/// Neighbours: a release over systemd's 64 MiB limit is an error with the reason (never a silent
+/// `null`), and so is the host's own os-release over the limit.
+#[test]
+fn oversized_release_and_host_os_release_are_errors_with_the_reason() {
+    let t = base_root();
+    let r = t.path();
+    let dir = r.join("var/lib/extensions");
+    let mut big = release_bomb();
+    big.resize(64 * 1024 * 1024 + 10, b'B');
+    sysext_tree(&dir.join("over"), "over", &big);
+    let (_, v) = audit(r, LIMIT);
+    let i = image(&v, "/var/lib/extensions/over");
+    assert_eq!(i["release"], Value::Null);
+    assert!(
+        i["errors"].to_string().contains("READ_FULL_BYTES_MAX"),
+        "{i:#}"
+    );
+    assert!(!findings(&v, "extension-malformed").is_empty());
+
+    // The host's os-release: over the limit → os_release null *with* os_release_error, and no
+    // fall-through to /usr/lib/os-release (systemd reads that only when /etc/os-release is absent).
+    let t2 = base_root();
+    let r2 = t2.path();
+    write(&r2.join("etc/os-release"), &big);
+    write(&r2.join("usr/lib/os-release"), "ID=decoy\n");
+    let (_, v) = audit(r2, LIMIT);
+    assert_eq!(v["host"]["os_release"], Value::Null);
+    let e = v["host"]["os_release_error"].as_str().unwrap_or_default();
+    assert!(
+        e.contains("/etc/os-release") && e.contains("larger than"),
+        "{:#}",
+        v["host"]
+    );
+}

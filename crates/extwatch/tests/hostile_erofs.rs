@@ -1,0 +1,164 @@
+//! `extwatch files` on hostile erofs images, with the peak RSS of the child process measured by
+//! `/usr/bin/time -f %M` (GNU time's wait4 rusage):
+//!
+//! * issue 8 case 5: two directories that are each other's child (one dirent nid rewritten in an
+//!   image built by mkfs.erofs) — on main a 172 KB image cost 2 GB. Now a clear error naming the
+//!   cycle, under 256 MiB, well within a generous hang guard.
+//! * a directory holding itself, the same way.
+//!
+//! Time bounds are hang guards, not performance assertions.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+fn write(p: &Path, data: impl AsRef<[u8]>) {
+    if let Some(d) = p.parent() {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    std::fs::write(p, data).unwrap();
+}
+
+fn mkfs(src: &Path, out: &Path) {
+    let o = Command::new("mkfs.erofs")
+        .args(["--quiet", "-T0"])
+        .arg(out)
+        .arg(src)
+        .output()
+        .expect("mkfs.erofs on the host (erofs-utils)");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+/// Offset of the dirent table of the directory block whose names start with `names`.
+fn dirent_table(img: &[u8], names: &[u8]) -> usize {
+    let hits: Vec<usize> = img
+        .windows(names.len())
+        .enumerate()
+        .filter(|(_, w)| *w == names)
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(hits.len(), 1, "{:?}", String::from_utf8_lossy(names));
+    let p = hits[0];
+    (1..=p / 12)
+        .map(|n| p - 12 * n)
+        .find(|&t| usize::from(u16::from_le_bytes([img[t + 8], img[t + 9]])) == p - t)
+        .expect("dirent table")
+}
+
+fn nid_at(img: &[u8], table: usize, index: usize) -> u64 {
+    let at = table + 12 * index;
+    u64::from_le_bytes(img[at..at + 8].try_into().unwrap())
+}
+
+fn set_nid(img: &mut [u8], table: usize, index: usize, nid: u64) {
+    let at = table + 12 * index;
+    img[at..at + 8].copy_from_slice(&nid.to_le_bytes());
+}
+
+/// Runs `extwatch files --hash IMAGE` under GNU time: (exit code, stdout+stderr, peak RSS KiB).
+fn files_rss(image: &Path, limit: Duration) -> (i32, String, u64) {
+    let dir = tempfile::tempdir().unwrap();
+    let rss_file = dir.path().join("rss");
+    // Output goes to files: a pipe nobody reads while we poll would block the child.
+    let (out_file, err_file) = (dir.path().join("out"), dir.path().join("err"));
+    let start = Instant::now();
+    let mut child = Command::new("/usr/bin/time")
+        .arg("-f")
+        .arg("%M")
+        .arg("-o")
+        .arg(&rss_file)
+        .arg(env!("CARGO_BIN_EXE_extwatch"))
+        .args(["files", "--hash"])
+        .arg(image)
+        .stdout(std::fs::File::create(&out_file).unwrap())
+        .stderr(std::fs::File::create(&err_file).unwrap())
+        .spawn()
+        .expect("/usr/bin/time (GNU time) and extwatch");
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "extwatch files {} hung: killed after {limit:?}",
+                image.display()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&std::fs::read(&out_file).unwrap()),
+        String::from_utf8_lossy(&std::fs::read(&err_file).unwrap())
+    );
+    let rss: u64 = std::fs::read_to_string(&rss_file)
+        .unwrap()
+        .lines()
+        .last()
+        .and_then(|l| l.trim().parse().ok())
+        .expect("GNU time's %M");
+    eprintln!(
+        "extwatch files --hash {}: exit {:?}, {rss} KiB peak, {:?}",
+        image.display(),
+        status.code(),
+        start.elapsed()
+    );
+    (status.code().unwrap_or(-1), text, rss)
+}
+
+const RSS_BOUND_KIB: u64 = 256 * 1024;
+
+#[test]
+fn erofs_directory_cycles_are_refused_in_bounded_memory() {
+    let t = tempfile::tempdir().unwrap();
+    let src = t.path().join("src");
+    // Many entries per directory: each trip around an unchecked loop listed all of them again
+    // with an ever longer path.
+    for i in 0..2000 {
+        write(&src.join(format!("cyc_a/file-{i:04}")), "");
+        write(&src.join(format!("cyc_a/cyc_b/file-{i:04}")), "");
+    }
+    std::fs::create_dir_all(src.join("cyc_a/cyc_b/cyc_c")).unwrap();
+    std::fs::create_dir_all(src.join("self_s/self_t")).unwrap();
+    let img = t.path().join("cycle.erofs");
+    mkfs(&src, &img);
+    let clean = std::fs::read(&img).unwrap();
+    eprintln!("image: {} KiB", clean.len() / 1024);
+
+    let mut two = clean.clone();
+    let a = dirent_table(&two, b"...cyc_b");
+    let b = dirent_table(&two, b"...cyc_c");
+    let a_nid = nid_at(&two, a, 0);
+    set_nid(&mut two, b, 2, a_nid);
+    let two_path = t.path().join("two.erofs");
+    std::fs::write(&two_path, &two).unwrap();
+
+    let mut me = clean.clone();
+    let s = dirent_table(&me, b"...self_t");
+    let s_nid = nid_at(&me, s, 0);
+    set_nid(&mut me, s, 2, s_nid);
+    let self_path = t.path().join("self.erofs");
+    std::fs::write(&self_path, &me).unwrap();
+
+    for p in [&two_path, &self_path] {
+        let (code, text, rss) = files_rss(p, Duration::from_secs(120));
+        assert!(
+            text.contains("directory cycle"),
+            "{}: no cycle error (exit {code}):\n{}",
+            p.display(),
+            text.lines().rev().take(5).collect::<Vec<_>>().join("\n")
+        );
+        assert!(!text.contains("panicked"), "{text}");
+        assert!(
+            rss < RSS_BOUND_KIB,
+            "{}: peak RSS {rss} KiB over {RSS_BOUND_KIB} KiB",
+            p.display()
+        );
+    }
+    // The unpatched image reads cleanly.
+    let (code, _, rss) = files_rss(&img, Duration::from_secs(120));
+    assert_eq!(code, 0);
+    assert!(rss < RSS_BOUND_KIB);
+}
