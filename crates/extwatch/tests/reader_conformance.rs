@@ -19,10 +19,10 @@
 //!    the truth, entry for entry.
 //!
 //! One line per variant: `NAME: ok | MISMATCH (n entries, first: …) | refused: reason |
-//! kernel-cannot-mount …`. The test fails when any variant is not read correctly, except the variants
-//! of [`KNOWN`] (the known failures of today's reader, each with its reason; empty it when the new
-//! readers land). If the kernel mount does not work here, the test skips — or fails when
-//! `EXTWATCH_REQUIRE_SYSTEMD=1`.
+//! kernel-cannot-mount …`. The test fails when any variant is not read correctly: there is no list of
+//! known failures (squashfs symlink targets of 256 bytes or more and erofs `-zlibdeflate` images,
+//! once refused, are read now). If the kernel mount does not work here, the test skips — or fails
+//! when `EXTWATCH_REQUIRE_SYSTEMD=1`.
 //!
 //! Run: `cargo test -p extwatch --test reader_conformance -- --nocapture` (as root).
 //! `EXTWATCH_CONFORMANCE_ONLY=substr` restricts the run to variants whose name contains `substr`
@@ -42,19 +42,6 @@ use extwatch_testsupport::writers::{
     self, build_tree, build_variant, FsType, KernelMount, Recipe, TreeKind, TreePaths, Variant,
 };
 use sha2::{Digest, Sha256};
-
-/// Known failures of the current reader, each with its reason. Emptied when the new readers are
-/// merged.
-///
-/// * squashfs with a symlink target of 256 bytes or more: backhand 0.25.5 asserts
-///   `target_size < 256` and the whole image is refused (issue 14, first bullet). The
-///   `*-short-links` control variants check the rest of the tree on the same writers.
-fn known_unreadable(v: &Variant) -> Option<&'static str> {
-    if v.fs == FsType::Squashfs && v.tree.long_symlinks() {
-        return Some("squashfs symlink targets >= 256 bytes are refused by the backhand reader");
-    }
-    None
-}
 
 /// Hang guard for one `extwatch files --hash` run (not a performance assertion).
 const EXTWATCH_TIMEOUT: Duration = Duration::from_secs(180);
@@ -565,7 +552,6 @@ fn run_variant(ctx: &Ctx, v: &Variant) -> Outcome {
     let truth = if usr { under_usr(&truth) } else { truth };
     let (got, took) = extwatch_view(&out, &dir);
     let secs = took.as_secs_f64();
-    let known = known_unreadable(v);
     let (verdict, bad) = match got {
         Err(e) => (format!("refused: {e}"), true),
         Ok(mut g) => {
@@ -584,11 +570,6 @@ fn run_variant(ctx: &Ctx, v: &Variant) -> Outcome {
             }
         }
     };
-    let tag = match (bad, known) {
-        (true, Some(k)) => format!(" [KNOWN: {k}]"),
-        (false, Some(_)) => " [listed as KNOWN but passes: remove it from the list]".to_string(),
-        _ => String::new(),
-    };
     let notes = if notes.is_empty() {
         String::new()
     } else {
@@ -596,10 +577,10 @@ fn run_variant(ctx: &Ctx, v: &Variant) -> Outcome {
     };
     Outcome {
         line: format!(
-            "{}: {verdict}{tag}{notes} [extwatch {secs:.2}s, build {build_s:.1}s]",
+            "{}: {verdict}{notes} [extwatch {secs:.2}s, build {build_s:.1}s]",
             v.name
         ),
-        failed: bad && known.is_none(),
+        failed: bad,
         seconds: secs,
     }
 }
