@@ -253,7 +253,7 @@ fn block_on<F: Future>(f: F) -> Result<F::Output, FsError> {
 }
 
 /// pread-based erofs-rs backend over a [`ReadAt`], showing erofs-rs the DEFLATE window size the
-/// kernel uses (see [`crate::erofs_cfg`]).
+/// kernel uses (`windowbits` below 8 shows as 15: see the `erofs_cfg` module).
 pub struct PreadImage {
     src: Arc<dyn ReadAt>,
     windowbits_at: Option<u64>,
