@@ -1,10 +1,9 @@
 #!/usr/bin/env bash
 # Benchmarks extwatch against the reference tools IN THE SAME RUN and prints the ratios.
 #
-#   (a) metadata walk of a squashfs image of a whole /usr (100k+ entries; padded with a synthetic
-#       tree when the host's /usr is smaller): extwatch's reader (examples/walk.rs: open_image, then
-#       stat + read_dir + read_link of every entry) vs `unsquashfs -lls` on the same image, plus the
-#       peak RSS of both (GNU time -v).
+#   (a) metadata listing of a squashfs image of a whole /usr (100k+ entries; padded with a synthetic
+#       tree when the host's /usr is smaller): `extwatch files IMAGE` (the command a user runs, into
+#       a pipe) vs `unsquashfs -lls` on the same image, plus the peak RSS of both (GNU time -v).
 #   (b) `extwatch inventory --root R --format json` over a root holding 200 images (50 directories,
 #       50 squashfs, 50 erofs, 50 GPT DDIs) vs `systemd-dissect --json=short` run over the 150 raw
 #       images (systemd-dissect cannot dissect directory images). extwatch is also timed on a root
@@ -41,11 +40,9 @@ for t in hyperfine mksquashfs unsquashfs mkfs.erofs sfdisk python3; do
 done
 [ -x /usr/bin/time ] || { echo "bench: GNU time (/usr/bin/time) is required" >&2; exit 2; }
 
-log "building extwatch and the walk example (release)"
+log "building extwatch (release)"
 cargo build --release -q -p extwatch
-cargo build --release -q -p extwatch-formats --example walk
 extwatch=$target/release/extwatch
-walk=$target/release/examples/walk
 
 mean() { # hyperfine json, command index -> mean seconds
   python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["results"][int(sys.argv[2])]["mean"])' "$1" "$2"
@@ -88,16 +85,16 @@ PY
   mksquashfs "${srcs[@]}" "$img.tmp" -comp lz4 -noappend -no-progress -quiet >/dev/null
   mv "$img.tmp" "$img"
 fi
-walk_line=$("$walk" "$img" --links)
-entries=$(sed -n 's/.* entries=\([0-9]*\).*/\1/p' <<<"$walk_line")
+# The command a user runs: `extwatch files IMAGE` (its table, into a pipe).
+entries=$("$extwatch" files "$img" --format mtree | grep -vc '^#')
 uns_entries=$(unsquashfs -lls "$img" | grep -c '^[-dlcbps][-rwxsStT]\{9\} ')
-log "image: $(du -h "$img" | cut -f1), walk: $walk_line; unsquashfs -lls lists $uns_entries"
-hyperfine -N --warmup 1 --runs "$runs" --export-json "$out/a.json" \
-  -n extwatch-walk "$walk $img --links" \
-  -n unsquashfs-lls "unsquashfs -lls $img" >&2
+log "image: $(du -h "$img" | cut -f1), extwatch files lists $entries; unsquashfs -lls lists $uns_entries"
+hyperfine --warmup 1 --runs "$runs" --export-json "$out/a.json" \
+  -n extwatch-files "$extwatch files $img | cat >/dev/null" \
+  -n unsquashfs-lls "unsquashfs -lls $img | cat >/dev/null" >&2
 a_ext=$(mean "$out/a.json" 0)
 a_ref=$(mean "$out/a.json" 1)
-a_rss=$(rss "$walk" "$img" --links)
+a_rss=$(rss "$extwatch" files "$img")
 a_rss_ref=$(rss unsquashfs -lls "$img")
 
 # ------------------------------------------------------------------------------------------ (b)
@@ -181,8 +178,8 @@ cat <<EOF
 ==================================== extwatch benchmark summary ====================================
 host: $(nproc) CPUs, $(uname -r); runs per command: $runs (b reference: $b_runs)
 
-(a) metadata walk of a squashfs image of /usr ($(du -h "$img" | cut -f1), $entries entries; unsquashfs lists $uns_entries)
-    extwatch walk (open_image + stat/read_dir/read_link)   $(ms "$a_ext")   peak RSS ${a_rss} MiB
+(a) metadata listing of a squashfs image of /usr ($(du -h "$img" | cut -f1), $entries entries; unsquashfs lists $uns_entries)
+    extwatch files IMAGE (into a pipe)                   $(ms "$a_ext")   peak RSS ${a_rss} MiB
     unsquashfs -lls                                          $(ms "$a_ref")   peak RSS ${a_rss_ref} MiB
     ratio extwatch / unsquashfs = $(ratio "$a_ext" "$a_ref")x   (lower is better for extwatch)
 
