@@ -226,7 +226,12 @@ impl Sqfs {
             match node {
                 Node::Dir(ents) => {
                     let (start, len) = listing[i];
-                    let (bs, off) = (block_start[start / META], start % META);
+                    // An empty listing may start right after the last block: it points there.
+                    let bs = block_start
+                        .get(start / META)
+                        .copied()
+                        .unwrap_or(dir_blocks.len());
+                    let off = start % META;
                     inodes.extend_from_slice(&(2 + ents.len() as u32).to_le_bytes()); // nlink
                     inodes.extend_from_slice(&(len as u32 + 3).to_le_bytes());
                     inodes.extend_from_slice(&(bs as u32).to_le_bytes());
