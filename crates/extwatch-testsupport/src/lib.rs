@@ -49,6 +49,7 @@
 //! therefore strips trailing `.` and whitespace on both sides before comparing; nothing else is changed.
 #![forbid(unsafe_code)]
 
+pub mod cli;
 pub mod fixtures;
 pub mod runner;
 pub mod sqfs_writer;

@@ -302,34 +302,3 @@ fn zlib(data: &[u8]) -> Vec<u8> {
     e.write_all(data).expect("in-memory write");
     e.finish().expect("in-memory write")
 }
-
-/// Runs `program args` to completion under `/usr/bin/time -f %M` (GNU time, package `time`, which
-/// reports the child's `ru_maxrss` from `wait4`) and returns its output and its peak resident set
-/// size in KiB.
-pub fn run_measured(
-    program: &std::path::Path,
-    args: &[&std::ffi::OsStr],
-) -> std::io::Result<(std::process::Output, u64)> {
-    let dir = std::env::temp_dir().join(format!(
-        "extwatch-rss-{}-{:?}",
-        std::process::id(),
-        std::thread::current().id()
-    ));
-    let out = std::process::Command::new("/usr/bin/time")
-        .arg("-f")
-        .arg("%M")
-        .arg("-o")
-        .arg(&dir)
-        .arg(program)
-        .args(args)
-        .stdin(std::process::Stdio::null())
-        .output()?;
-    let rss = std::fs::read_to_string(&dir)?;
-    let _ = std::fs::remove_file(&dir);
-    let kib = rss
-        .lines()
-        .filter_map(|l| l.trim().parse::<u64>().ok())
-        .next_back()
-        .ok_or_else(|| std::io::Error::other(format!("no RSS in /usr/bin/time output: {rss:?}")))?;
-    Ok((out, kib))
-}

@@ -7,15 +7,14 @@
 //! with exit 0 or 1 (never 2, never a signal), must not print a panic, and must print valid JSON.
 //! Fixtures are built at test time with mksquashfs, mkfs.erofs and sfdisk (`scripts/setup.sh --test`).
 
+use extwatch_testsupport::cli;
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::{OsStr, OsString};
-use std::io::Read;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::{symlink, MetadataExt};
-use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 
@@ -32,57 +31,23 @@ struct Out {
 /// Runs `extwatch ARGS`, killing it and failing the test after `limit`. Fails on a signal, on exit
 /// code 2 (or anything but 0/1) and on a panic message.
 fn extwatch(args: &[OsString], limit: Duration) -> Out {
-    let start = Instant::now();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_extwatch"))
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn extwatch");
-    let mut so = child.stdout.take().unwrap();
-    let mut se = child.stderr.take().unwrap();
-    let t_out = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = so.read_to_end(&mut v);
-        v
-    });
-    let t_err = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = se.read_to_end(&mut v);
-        v
-    });
-    let status = loop {
-        if let Some(s) = child.try_wait().expect("wait") {
-            break s;
-        }
-        if start.elapsed() > limit {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("extwatch {args:?} hung: killed after {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let elapsed = start.elapsed();
-    let stdout = t_out.join().unwrap();
-    let stderr = String::from_utf8_lossy(&t_err.join().unwrap()).into_owned();
-    if let Some(sig) = status.signal() {
-        panic!("extwatch {args:?} killed by signal {sig}\nstderr: {stderr}");
-    }
-    let code = status.code().unwrap();
-    assert!(
-        !stderr.contains("panicked"),
-        "extwatch {args:?} panicked:\n{stderr}"
+    let r = cli::run(
+        Path::new(env!("CARGO_BIN_EXE_extwatch")),
+        args,
+        limit,
+        false,
     );
+    let code = r.code_no_crash(args);
     assert!(
         code == 0 || code == 1,
-        "extwatch {args:?} exited {code} (0 or 1 expected)\nstderr: {stderr}"
+        "extwatch {args:?} exited {code} (0 or 1 expected)\nstderr: {}",
+        r.stderr
     );
     Out {
         code,
-        stdout,
-        stderr,
-        elapsed,
+        stdout: r.stdout,
+        stderr: r.stderr,
+        elapsed: r.elapsed,
     }
 }
 

@@ -10,12 +10,11 @@
 //! panic, and valid JSON. Case 7 (verity workers hanging) is tested in `extwatch-formats`
 //! (`verity::tests`), where a reader can fail on demand.
 
+use extwatch_testsupport::cli;
 use std::ffi::OsString;
-use std::io::Read;
-use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 use serde_json::Value;
 
@@ -29,100 +28,32 @@ struct Out {
     read_bytes: u64,
 }
 
-/// Runs `extwatch ARGS` under `/usr/bin/time -f %M` and a shell that prints its own
-/// `/proc/$$/io` once extwatch has been reaped (the kernel adds a reaped child's I/O counters to its
-/// parent's), killing the process group and failing the test after `limit`. Fails on a signal, on an
-/// exit code other than 0/1, and on a panic message.
+/// Runs `extwatch ARGS` measured (peak RSS, and `rchar` of `/proc/PID/io`: see
+/// `extwatch_testsupport::cli`), killing it and failing the test after `limit`. Fails on a signal,
+/// on an exit code other than 0/1, and on a panic message.
 fn extwatch(args: &[OsString], limit: Duration) -> Out {
-    let rss = tempfile::NamedTempFile::new().unwrap();
-    let io = tempfile::NamedTempFile::new().unwrap();
-    let start = Instant::now();
-    let mut child = Command::new("/usr/bin/time")
-        .arg("-f")
-        .arg("%M")
-        .arg("-o")
-        .arg(rss.path())
-        .arg("/bin/sh")
-        .arg("-c")
-        .arg(r#"io="$1"; shift; "$@"; rc=$?; cat /proc/$$/io > "$io"; exit $rc"#)
-        .arg("sh")
-        .arg(io.path())
-        .arg(env!("CARGO_BIN_EXE_extwatch"))
-        .args(args)
-        .process_group(0)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn /usr/bin/time extwatch (install `time`: scripts/setup.sh --test)");
-    let mut so = child.stdout.take().unwrap();
-    let mut se = child.stderr.take().unwrap();
-    let t_out = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = so.read_to_end(&mut v);
-        v
-    });
-    let t_err = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = se.read_to_end(&mut v);
-        v
-    });
-    let status = loop {
-        if let Some(s) = child.try_wait().expect("wait") {
-            break s;
-        }
-        if start.elapsed() > limit {
-            // The whole group: time, the shell and extwatch.
-            let _ = Command::new("kill")
-                .arg("-KILL")
-                .arg("--")
-                .arg(format!("-{}", child.id()))
-                .status();
-            let _ = child.wait();
-            panic!("extwatch {args:?} hung: killed after {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let elapsed = start.elapsed();
-    let stdout = t_out.join().unwrap();
-    let stderr = String::from_utf8_lossy(&t_err.join().unwrap()).into_owned();
-    if let Some(sig) = status.signal() {
-        panic!("extwatch {args:?} killed by signal {sig}\nstderr: {stderr}");
-    }
-    let code = status.code().unwrap();
-    assert!(
-        !stderr.contains("panicked"),
-        "extwatch {args:?} panicked:\n{stderr}"
-    );
+    let r = cli::run(Path::new(env!("CARGO_BIN_EXE_extwatch")), args, limit, true);
+    let code = r.code_no_crash(args);
     assert!(
         code == 0 || code == 1,
-        "extwatch {args:?} exited {code} (0 or 1 expected; 128+N is signal N)\nstderr: {stderr}"
+        "extwatch {args:?} exited {code} (0 or 1 expected)\nstderr: {}",
+        r.stderr
     );
-    let rss_text = std::fs::read_to_string(rss.path()).unwrap();
-    let peak_kib: u64 = rss_text
-        .lines()
-        .last()
-        .and_then(|l| l.trim().parse().ok())
-        .unwrap_or_else(|| panic!("cannot read peak RSS from time: {rss_text:?}"));
-    let io_text = std::fs::read_to_string(io.path()).unwrap();
-    let read_bytes: u64 = io_text
-        .lines()
-        .find_map(|l| l.strip_prefix("rchar:"))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or_else(|| panic!("cannot read rchar from /proc/PID/io: {io_text:?}"));
+    let peak_kib = r.peak_kib.expect("measured");
+    let read_bytes = r.read_bytes.expect("rchar of /proc/PID/io");
     eprintln!(
         "extwatch {}: {:.2} s, peak RSS {} KiB, read {} bytes, {} bytes of output",
         args.first()
             .map(|a| a.to_string_lossy())
             .unwrap_or_default(),
-        elapsed.as_secs_f64(),
+        r.elapsed.as_secs_f64(),
         peak_kib,
         read_bytes,
-        stdout.len()
+        r.stdout.len()
     );
     Out {
-        stdout,
-        stderr,
+        stdout: r.stdout,
+        stderr: r.stderr,
         peak_kib,
         read_bytes,
     }

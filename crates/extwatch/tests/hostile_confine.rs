@@ -22,13 +22,12 @@
 //!
 //! `EXTWATCH_TEST_BIN` runs another extwatch binary (e.g. an older build, to see these tests fail).
 
+use extwatch_testsupport::cli;
 use std::ffi::OsString;
-use std::io::Read;
 use std::os::unix::fs::{symlink, PermissionsExt};
-use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 use sha2::Digest;
@@ -37,9 +36,7 @@ use sha2::Digest;
 const LIMIT: Duration = Duration::from_secs(120);
 
 fn bin() -> PathBuf {
-    std::env::var_os("EXTWATCH_TEST_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_extwatch")))
+    cli::bin(env!("CARGO_BIN_EXE_extwatch"))
 }
 
 struct Out {
@@ -51,50 +48,11 @@ struct Out {
 /// Runs extwatch with a wall-clock limit; fails on a hang, a signal or a panic. Any exit code is
 /// returned (callers assert it).
 fn run(args: &[OsString]) -> Out {
-    let start = Instant::now();
-    let mut child = Command::new(bin())
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn extwatch");
-    let mut so = child.stdout.take().unwrap();
-    let mut se = child.stderr.take().unwrap();
-    let t_out = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = so.read_to_end(&mut v);
-        v
-    });
-    let t_err = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = se.read_to_end(&mut v);
-        v
-    });
-    let status = loop {
-        if let Some(s) = child.try_wait().expect("wait") {
-            break s;
-        }
-        if start.elapsed() > LIMIT {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("extwatch {args:?} hung: killed after {LIMIT:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let stdout = String::from_utf8_lossy(&t_out.join().unwrap()).into_owned();
-    let stderr = String::from_utf8_lossy(&t_err.join().unwrap()).into_owned();
-    if let Some(sig) = status.signal() {
-        panic!("extwatch {args:?} killed by signal {sig}\nstderr: {stderr}");
-    }
-    assert!(
-        !stderr.contains("panicked"),
-        "extwatch {args:?} panicked:\n{stderr}"
-    );
+    let r = cli::run(&bin(), args, LIMIT, false);
     Out {
-        code: status.code().unwrap(),
-        stdout,
-        stderr,
+        code: r.code_no_crash(args),
+        stdout: String::from_utf8_lossy(&r.stdout).into_owned(),
+        stderr: r.stderr,
     }
 }
 

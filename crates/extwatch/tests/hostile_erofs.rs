@@ -8,9 +8,11 @@
 //!
 //! Time bounds are hang guards, not performance assertions.
 
+use extwatch_testsupport::cli;
+use std::ffi::OsString;
 use std::path::Path;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 fn write(p: &Path, data: impl AsRef<[u8]>) {
     if let Some(d) = p.parent() {
@@ -55,57 +57,27 @@ fn set_nid(img: &mut [u8], table: usize, index: usize, nid: u64) {
     img[at..at + 8].copy_from_slice(&nid.to_le_bytes());
 }
 
-/// Runs `extwatch files --hash IMAGE` under GNU time: (exit code, stdout+stderr, peak RSS KiB).
+/// Runs `extwatch files --hash IMAGE` measured: (exit code, stdout+stderr, peak RSS KiB).
 fn files_rss(image: &Path, limit: Duration) -> (i32, String, u64) {
-    let dir = tempfile::tempdir().unwrap();
-    let rss_file = dir.path().join("rss");
-    // Output goes to files: a pipe nobody reads while we poll would block the child.
-    let (out_file, err_file) = (dir.path().join("out"), dir.path().join("err"));
-    let start = Instant::now();
-    let mut child = Command::new("/usr/bin/time")
-        .arg("-f")
-        .arg("%M")
-        .arg("-o")
-        .arg(&rss_file)
-        .arg(env!("CARGO_BIN_EXE_extwatch"))
-        .args(["files", "--hash"])
-        .arg(image)
-        .stdout(std::fs::File::create(&out_file).unwrap())
-        .stderr(std::fs::File::create(&err_file).unwrap())
-        .spawn()
-        .expect("/usr/bin/time (GNU time) and extwatch");
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        if start.elapsed() > limit {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!(
-                "extwatch files {} hung: killed after {limit:?}",
-                image.display()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&std::fs::read(&out_file).unwrap()),
-        String::from_utf8_lossy(&std::fs::read(&err_file).unwrap())
+    let args: Vec<OsString> = vec!["files".into(), "--hash".into(), image.into()];
+    let r = cli::run(
+        Path::new(env!("CARGO_BIN_EXE_extwatch")),
+        &args,
+        limit,
+        true,
     );
-    let rss: u64 = std::fs::read_to_string(&rss_file)
-        .unwrap()
-        .lines()
-        .last()
-        .and_then(|l| l.trim().parse().ok())
-        .expect("GNU time's %M");
+    let code = r.code_no_crash(&args);
+    let rss = r.peak_kib.expect("measured");
     eprintln!(
-        "extwatch files --hash {}: exit {:?}, {rss} KiB peak, {:?}",
+        "extwatch files --hash {}: exit {code}, {rss} KiB peak, {:?}",
         image.display(),
-        status.code(),
-        start.elapsed()
+        r.elapsed
     );
-    (status.code().unwrap_or(-1), text, rss)
+    (
+        code,
+        format!("{}{}", String::from_utf8_lossy(&r.stdout), r.stderr),
+        rss,
+    )
 }
 
 const RSS_BOUND_KIB: u64 = 256 * 1024;

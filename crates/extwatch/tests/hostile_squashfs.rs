@@ -6,12 +6,12 @@
 //! Time limits are generous hang guards, not performance assertions.
 
 use std::ffi::OsStr;
-use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use extwatch_testsupport::sqfs_writer::{run_measured, Node, Sqfs};
+use extwatch_testsupport::cli;
+use extwatch_testsupport::sqfs_writer::{Node, Sqfs};
 
 /// Peak RSS these runs may reach (KiB): the images are at most a few MB, and the old reader
 /// needed GBs for several of them.
@@ -33,26 +33,24 @@ fn extwatch(args: &[&OsStr]) -> Run {
 }
 
 fn extwatch_limited(args: &[&OsStr], rss_limit: u64) -> Run {
-    let start = Instant::now();
-    let (out, rss) =
-        run_measured(Path::new(env!("CARGO_BIN_EXE_extwatch")), args).expect("run extwatch");
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(
-        start.elapsed() < HANG,
-        "extwatch {args:?} took {:?}",
-        start.elapsed()
-    );
-    assert!(
-        out.status.signal().is_none(),
-        "extwatch {args:?} killed by a signal: {:?}\n{stderr}",
-        out.status
-    );
-    assert!(!stderr.contains("panicked"), "extwatch panicked:\n{stderr}");
+    let r = cli::run_os(Path::new(env!("CARGO_BIN_EXE_extwatch")), args, HANG, true);
+    let owned: Vec<_> = args.iter().map(|a| a.to_os_string()).collect();
+    r.code_no_crash(&owned);
+    let rss = r.peak_kib.expect("measured");
     assert!(
         rss < rss_limit,
         "extwatch {args:?}: peak RSS {rss} KiB over {rss_limit} KiB"
     );
-    Run { out, rss, stderr }
+    let out = Output {
+        status: r.status,
+        stdout: r.stdout,
+        stderr: r.stderr.clone().into_bytes(),
+    };
+    Run {
+        out,
+        rss,
+        stderr: r.stderr,
+    }
 }
 
 /// `extwatch files IMAGE` on these bytes.
