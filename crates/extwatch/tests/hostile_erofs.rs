@@ -5,6 +5,9 @@
 //!   image built by mkfs.erofs) — on main a 172 KB image cost 2 GB. Now a clear error naming the
 //!   cycle, under 256 MiB, well within a generous hang guard.
 //! * a directory holding itself, the same way.
+//! * a directory reachable by two paths at every level (the second subdirectory's nid rewritten to
+//!   the first's, 22 levels): no cycle, but 2^22 paths — an 8 KiB image took over 5 minutes and
+//!   1.2 GB before the walk's entry cap. Now refused at once.
 //!
 //! Time bounds are hang guards, not performance assertions.
 
@@ -133,4 +136,43 @@ fn erofs_directory_cycles_are_refused_in_bounded_memory() {
     let (code, _, rss) = files_rss(&img, Duration::from_secs(120));
     assert_eq!(code, 0);
     assert!(rss < RSS_BOUND_KIB);
+}
+
+#[test]
+fn erofs_directory_reachable_by_two_paths_is_refused_in_bounded_memory() {
+    let t = tempfile::tempdir().unwrap();
+    let src = t.path().join("src");
+    let mut dir = src.clone();
+    for i in 0..22 {
+        std::fs::create_dir_all(dir.join(format!("b{i:02}"))).unwrap();
+        dir = dir.join(format!("a{i:02}"));
+        std::fs::create_dir_all(&dir).unwrap();
+    }
+    write(&dir.join("leaf"), "x");
+    let img = t.path().join("dag.erofs");
+    mkfs(&src, &img);
+    let clean = std::fs::read(&img).unwrap();
+    let mut dag = clean.clone();
+    for i in 0..22 {
+        // Entries `.`, `..`, `aNN`, `bNN`: `bNN` becomes a second name of `aNN`.
+        let table = dirent_table(&dag, format!("...a{i:02}b{i:02}").as_bytes());
+        let a = nid_at(&dag, table, 2);
+        set_nid(&mut dag, table, 3, a);
+    }
+    let dag_path = t.path().join("dag-patched.erofs");
+    std::fs::write(&dag_path, &dag).unwrap();
+    let (code, text, rss) = files_rss(&dag_path, Duration::from_secs(120));
+    assert!(
+        text.contains("is also reachable by another path"),
+        "no error for the directory graph (exit {code}):\n{}",
+        text.lines().rev().take(5).collect::<Vec<_>>().join("\n")
+    );
+    assert!(
+        rss < RSS_BOUND_KIB,
+        "peak RSS {rss} KiB over {RSS_BOUND_KIB} KiB"
+    );
+    // The unpatched image reads cleanly, down to the leaf.
+    let (code, text, _) = files_rss(&img, Duration::from_secs(120));
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("/a21/leaf"), "{text}");
 }
