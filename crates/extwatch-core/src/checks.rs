@@ -4,128 +4,13 @@
 //! Ids are a contract: add, never rename. Each check returns findings; a check that cannot run
 //! reports `error` with the reason, never a silent pass.
 
-use extwatch_model::{
-    CheckRun, CheckStatus, Finding, Hierarchy, Image, ImageClass, ImageFormat, Severity,
-};
+use extwatch_model::{CheckRun, CheckStatus, Finding, Hierarchy, Image, ImageClass, ImageFormat};
 use serde_json::json;
 
 use crate::analyze::Extra;
 use crate::merged::overlay_is_systemds;
 
-/// One entry of the catalogue.
-#[derive(Debug, Clone, Copy)]
-pub struct CheckDef {
-    /// Stable id.
-    pub id: &'static str,
-    /// Default severity.
-    pub severity: Severity,
-    /// 800-53 controls.
-    pub controls: &'static [&'static str],
-    /// What it means.
-    pub description: &'static str,
-}
-
-use Severity::*;
-
-/// Every check this build evaluates.
-pub const CATALOGUE: &[CheckDef] = &[
-    CheckDef {
-        id: "extension-merged",
-        severity: Info,
-        controls: &["CM-8"],
-        description: "the image is merged right now",
-    },
-    CheckDef {
-        id: "extension-directory-image",
-        severity: Medium,
-        controls: &["CM-7", "SI-7"],
-        description: "directory extension: no image policy applies to it at all",
-    },
-    CheckDef {
-        id: "extension-release-any",
-        severity: Medium,
-        controls: &["CM-7"],
-        description: "ID=_any: merges on any OS",
-    },
-    CheckDef {
-        id: "extension-release-mismatch",
-        severity: Info,
-        controls: &["CM-8"],
-        description: "systemd refuses it for this host; evidence gives systemd's reason",
-    },
-    CheckDef {
-        id: "extension-missing-release",
-        severity: Info,
-        controls: &["CM-8"],
-        description: "no extension-release: systemd ignores it",
-    },
-    CheckDef {
-        id: "extension-ships-os-release",
-        severity: High,
-        controls: &["CM-6", "SI-7"],
-        description: "ships /usr/lib/os-release: systemd fails the whole merge",
-    },
-    CheckDef {
-        id: "extension-malformed",
-        severity: High,
-        controls: &["SI-7"],
-        description: "image or release cannot be parsed; evidence gives the reason",
-    },
-    CheckDef {
-        id: "image-outside-search-path",
-        severity: Info,
-        controls: &["CM-8"],
-        description:
-            "an image in a directory systemd does not search (for its version): inert but staged",
-    },
-    CheckDef {
-        id: "special-file-in-search-path",
-        severity: Medium,
-        controls: &["CM-8", "SI-4"],
-        description: "a FIFO, socket or character device in an extension search directory: systemd \
-                      skips it, but it has no business there (a FIFO blocks tools that open it; a \
-                      device node in an offline root names a device of the machine reading it); \
-                      reported, never opened",
-    },
-    CheckDef {
-        id: "runtime-extension",
-        severity: Medium,
-        controls: &["CM-3", "CM-6"],
-        description: "image in /run/extensions or /run/confexts: survives soft-reboot",
-    },
-    CheckDef {
-        id: "mutable-extension-mode",
-        severity: High,
-        controls: &["CM-5", "SI-7"],
-        description: "overlay merged writable, or extensions.mutable present",
-    },
-    CheckDef {
-        id: "merge-foreign-overlay",
-        severity: High,
-        controls: &["SI-4", "SI-7"],
-        description: "overlay on /usr, /opt or /etc not made by systemd, or marker/dev mismatch",
-    },
-    CheckDef {
-        id: "portable-image-present",
-        severity: Info,
-        controls: &["CM-8"],
-        description: "portable service image found",
-    },
-    CheckDef { id: "extension-unsigned", severity: Medium, controls: &["SI-7", "SR-4", "SR-11"], description: "sysext/confext without a verity signature (directory, plain squashfs/erofs, DDI without signature)" },
-    CheckDef { id: "extension-no-verity", severity: Medium, controls: &["SI-7"], description: "no verity root hash at all: nothing protects the data at rest" },
-    CheckDef { id: "extension-signature-invalid", severity: High, controls: &["SI-7", "SR-11"], description: "signature present but does not verify with any trusted certificate, or signs another root hash" },
-    CheckDef { id: "extension-verity-mismatch", severity: High, controls: &["SI-7"], description: "the recomputed hash tree does not match the declared root hash, or declared root hashes disagree" },
-    CheckDef { id: "trust-store-ignored-files", severity: Low, controls: &["SI-7", "SR-4"], description: "verity.d holds files systemd ignores (.pem, wrong suffix) or is empty" },
-    CheckDef { id: "policy-allows-unsigned", severity: Medium, controls: &["SI-7", "CM-7", "SR-11"], description: "effective image policy accepts unsigned/unprotected images" },
-    CheckDef { id: "policy-verity-fallback", severity: Medium, controls: &["SI-7"], description: "systemd version/policy lets a bad signature fall back to plain verity" },
-    CheckDef { id: "extension-shadows-base", severity: High, controls: &["SI-7", "CM-5"], description: "replaces a file of the base /usr, /opt or /etc (path, base and image sha256; files over 1 GiB unhashed)" },
-    CheckDef { id: "extension-overrides-extension", severity: Medium, controls: &["CM-5"], description: "two images ship the same path; subject = the one on top" },
-    CheckDef { id: "extension-adds-executable", severity: Medium, controls: &["CM-7", "CM-8"], description: "new executable in a PATH or libexec directory" },
-    CheckDef { id: "extension-setuid", severity: High, controls: &["AC-6", "CM-7"], description: "setuid/setgid file or file capabilities" },
-    CheckDef { id: "extension-adds-unit", severity: Medium, controls: &["CM-7", "CM-5"], description: "systemd units, generators, udev rules, tmpfiles.d, sysusers.d" },
-    CheckDef { id: "extension-implausible-size", severity: Medium, controls: &["CM-8", "SI-7"], description: "sysext/confext image file larger than any real extension (IMPLAUSIBLE_IMAGE_SIZE, 16 GiB): a sparse or padded file built to exhaust the tools that read it; evidence gives size, allocated size and whether it was hashed" },
-    CheckDef { id: "confext-sensitive-config", severity: High, controls: &["AC-3", "CM-5", "CM-6"], description: "delivers authentication/privilege config (pam, sudoers, sshd, ld-preload, nss, polkit, cron, systemd, other)" },
-];
+pub use extwatch_model::catalogue::{CheckDef, CATALOGUE};
 
 /// Looks a check up by id.
 pub fn def(id: &str) -> &'static CheckDef {

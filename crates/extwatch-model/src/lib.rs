@@ -10,6 +10,7 @@
 #![forbid(unsafe_code)]
 
 pub mod baseline;
+pub mod catalogue;
 
 use std::collections::BTreeMap;
 

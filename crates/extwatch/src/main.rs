@@ -233,7 +233,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                         .iter()
                         .map(|d| {
                             serde_json::json!({"id": d.id, "severity": d.severity,
-                                "controls": d.controls, "description": d.description})
+                                "controls": d.controls, "description": d.summary})
                         })
                         .collect();
                     emit(&format!("{}\n", serde_json::to_string_pretty(&v)?))?;
@@ -246,7 +246,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                             d.id,
                             d.severity.as_str(),
                             d.controls.join(","),
-                            d.description
+                            d.summary
                         ));
                     }
                     emit(&s)?;
