@@ -11,6 +11,13 @@
 
 pub mod baseline;
 pub mod catalogue;
+pub mod checklist;
+pub mod listing;
+pub mod schemas;
+pub mod time;
+
+pub use checklist::{CheckInfo, CheckList};
+pub use listing::FileEntry;
 
 use std::collections::BTreeMap;
 
