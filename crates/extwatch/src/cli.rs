@@ -215,3 +215,31 @@ pub struct FilesArgs {
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// clap's own consistency checks (unique flags, valid defaults, …) over the whole grammar.
+    #[test]
+    fn grammar_is_consistent() {
+        command().debug_assert();
+    }
+
+    /// The library parses what the binary parses, without running anything.
+    #[test]
+    fn parses_without_running() {
+        let cli = Cli::try_parse_from(["extwatch", "audit", "--root", "/r", "--fail-on", "medium"])
+            .unwrap();
+        match cli.command {
+            Command::Audit {
+                target, fail_on, ..
+            } => {
+                assert_eq!(target.root, PathBuf::from("/r"));
+                assert_eq!(fail_on.threshold(), Some(Severity::Medium));
+            }
+            _ => panic!("not audit"),
+        }
+        assert!(Cli::try_parse_from(["extwatch", "files"]).is_err());
+    }
+}
