@@ -28,7 +28,7 @@
 //! module each, beside [`json`]: `sarif` (SARIF 2.1.0 for code-scanning dashboards: one `rule` per
 //! catalogue entry from `extwatch_model::catalogue`, one `result` per finding), `ocsf` (OCSF
 //! findings for SIEM pipelines) and `oscal` (OSCAL assessment results keyed by the NIST SP 800-53
-//! controls each finding evidences). Each maps a `Report` to its own serde types, with a schema of
+//! controls each finding evidences; the field mappings are in `docs/formats-and-controls.md`). Each maps a `Report` to its own serde types, with a schema of
 //! its own, and is printed by [`json`]; none of them reads anything but the model. NDJSON event
 //! streams (one model record per line, for the watch agent) join [`json`].
 #![forbid(unsafe_code)]
