@@ -4,7 +4,7 @@
 //!
 //! Layers: [`rootfs`] (read-only, in-root path resolution) → [`discover`] (what systemd would find) →
 //! [`analyze`] (open each image, read its release, judge it) → [`merged`] (what is merged now) →
-//! [`checks`] (findings) → [`render`] (table/JSON).
+//! [`checks`] (findings); printing is the `extwatch-render` crate.
 
 pub mod analyze;
 pub mod budget;
@@ -20,7 +20,6 @@ pub mod paths;
 pub mod policy;
 pub mod provenance;
 pub mod release;
-pub mod render;
 pub mod rootfs;
 pub mod trust;
 pub mod vercmp;

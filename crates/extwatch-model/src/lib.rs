@@ -11,6 +11,13 @@
 
 pub mod baseline;
 pub mod catalogue;
+pub mod checklist;
+pub mod listing;
+pub mod schemas;
+pub mod time;
+
+pub use checklist::{CheckInfo, CheckList};
+pub use listing::FileEntry;
 
 use std::collections::BTreeMap;
 
@@ -421,10 +428,7 @@ pub struct CheckRun {
 
 /// The JSON Schema of [`Report`], pretty-printed with a trailing newline.
 pub fn report_schema_json() -> String {
-    let schema = schemars::schema_for!(Report);
-    let mut s = serde_json::to_string_pretty(&schema).expect("schema serialises");
-    s.push('\n');
-    s
+    schemas::schema_json::<Report>()
 }
 
 /// What `extwatch verify IMAGE...` prints with `--format json`.
@@ -497,10 +501,7 @@ pub struct PartitionInfo {
 
 /// The JSON Schema of [`VerifyReport`].
 pub fn verify_schema_json() -> String {
-    let schema = schemars::schema_for!(VerifyReport);
-    let mut s = serde_json::to_string_pretty(&schema).expect("schema serialises");
-    s.push('\n');
-    s
+    schemas::schema_json::<VerifyReport>()
 }
 
 /// What `extwatch files IMAGE --format json` prints: every entry of an image's file system, read
@@ -586,8 +587,5 @@ pub struct FileRecord {
 
 /// The JSON Schema of [`FilesReport`].
 pub fn files_schema_json() -> String {
-    let schema = schemars::schema_for!(FilesReport);
-    let mut s = serde_json::to_string_pretty(&schema).expect("schema serialises");
-    s.push('\n');
-    s
+    schemas::schema_json::<FilesReport>()
 }
