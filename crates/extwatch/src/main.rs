@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use extwatch_core::checks::Selection;
 use extwatch_core::version::SystemdVersion;
 use extwatch_model::Severity;
 
@@ -53,6 +54,13 @@ enum Command {
         /// extwatch/v1-baseline). Hashes every file of those trees, so it takes longer.
         #[arg(long, value_name = "FILE")]
         baseline: Option<PathBuf>,
+        /// Run only these checks (ids as `extwatch checks` lists them; repeat the option or
+        /// separate ids with commas). Checks not run are absent from the report.
+        #[arg(long, value_name = "ID", value_delimiter = ',')]
+        only: Vec<String>,
+        /// Do not run these checks (repeatable, comma-separated); applied after --only.
+        #[arg(long, value_name = "ID", value_delimiter = ',')]
+        skip: Vec<String>,
     },
     /// Deep check of image files (no host needed): partitions, file system, extension-release,
     /// verity recomputation, signature and signer. Exit 1 on any integrity failure.
@@ -205,7 +213,7 @@ fn emit(s: &str) -> Result<()> {
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Inventory(t) => {
-            let (report, _) = report(&t, false, None)?;
+            let (report, _) = report(&t, false, None, Selection::all())?;
             emit(&render(&report, t.format))?;
             Ok(ExitCode::SUCCESS)
         }
@@ -213,8 +221,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
             target,
             fail_on,
             baseline,
+            only,
+            skip,
         } => {
-            let (report, _) = report(&target, true, baseline.as_deref())?;
+            let select = Selection::new(&only, &skip)?;
+            let (report, _) = report(&target, true, baseline.as_deref(), select)?;
             emit(&render(&report, target.format))?;
             let fail = fail_on
                 .threshold()
@@ -279,6 +290,7 @@ fn report(
     t: &Target,
     checks: bool,
     baseline: Option<&std::path::Path>,
+    select: Selection,
 ) -> Result<(extwatch_model::Report, Vec<String>)> {
     let systemd_version = match &t.systemd_version {
         Some(s) => Some(
@@ -300,8 +312,9 @@ fn report(
             Initrd::Yes => Some(true),
             Initrd::No => Some(false),
         },
-        content: checks,
+        content: baseline.is_some(),
         hash_all: baseline.is_some(),
+        select,
     };
     let (report, warnings, analysis) = extwatch_core::audit_full(&opts)?;
     if let (Some(path), Some(a)) = (baseline, &analysis) {
