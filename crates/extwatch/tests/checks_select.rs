@@ -166,7 +166,10 @@ fn unknown_id_is_a_usage_error_naming_it() {
     let out = extwatch(&["audit", "--root", r, "--skip", "extension-merged,nonsense"]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("\"nonsense\"") && err.contains("--skip"), "{err}");
+    assert!(
+        err.contains("\"nonsense\"") && err.contains("--skip"),
+        "{err}"
+    );
     assert!(
         err.contains("valid ids:") && err.contains(ids::CONFEXT_SENSITIVE_CONFIG),
         "{err}"
@@ -194,7 +197,12 @@ fn exit_code_follows_the_checks_that_ran() {
     assert_eq!(audit(t.path(), &only).0, Some(0));
     let (code, _, _) = audit(
         t.path(),
-        &["--only", ids::EXTENSION_ADDS_EXECUTABLE, "--fail-on", "medium"],
+        &[
+            "--only",
+            ids::EXTENSION_ADDS_EXECUTABLE,
+            "--fail-on",
+            "medium",
+        ],
     );
     assert_eq!(code, Some(1));
     // A check that found nothing never fails the run.

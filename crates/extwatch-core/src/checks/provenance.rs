@@ -26,9 +26,7 @@ pub(super) const TRUST_STORE_IGNORED: Check =
     Check::new(ids::TRUST_STORE_IGNORED_FILES, trust_store_ignored);
 
 /// Images systemd would consider merging, plus whatever is merged now (empty masks excluded).
-fn relevant<'a>(
-    f: &'a Facts,
-) -> impl Iterator<Item = &'a (extwatch_model::Image, Extra)> + 'a {
+fn relevant<'a>(f: &'a Facts) -> impl Iterator<Item = &'a (extwatch_model::Image, Extra)> + 'a {
     f.images.iter().filter(|(i, x)| {
         is_extension(i) && (candidate(i) || i.merged) && !(x.empty_dir && i.release.is_none())
     })

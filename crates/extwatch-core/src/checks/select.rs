@@ -100,7 +100,9 @@ fn resolve<S: AsRef<str>>(
                     option,
                     id: id.to_string(),
                     hint: match closest(id) {
-                        Some(c) => format!("did you mean {c:?}? (`extwatch checks` lists them all)"),
+                        Some(c) => {
+                            format!("did you mean {c:?}? (`extwatch checks` lists them all)")
+                        }
                         None => format!("valid ids: {}", valid_ids()),
                     },
                 })

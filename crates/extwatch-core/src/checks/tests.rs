@@ -17,10 +17,12 @@ fn every_catalogue_id_has_exactly_one_check_and_back() {
     }
     for c in REGISTRY {
         let d = extwatch_model::catalogue::lookup(c.def.id);
-        assert!(d.is_some(), "{} is registered but not in the catalogue", c.def.id);
-        assert!(
-            std::ptr::eq(d.unwrap_or(c.def), c.def),
-            "{}: the registry must hold the catalogue's own entry",
+        let d = d.unwrap_or_else(|| panic!("{} is registered, not in the catalogue", c.def.id));
+        // The catalogue's own entry (a `const`, so compared by value, not by address).
+        assert_eq!(
+            (d.severity, d.controls, d.summary, d.facts),
+            (c.def.severity, c.def.controls, c.def.summary, c.def.facts),
+            "{}",
             c.def.id
         );
     }
@@ -152,7 +154,10 @@ fn partly_run_content_check_reports_findings_and_error() {
         .filter(|r| r.get("partial_error").is_some())
         .map(|r| r["id"].as_str().unwrap_or(""))
         .collect();
-    assert_eq!(with, [ids::EXTENSION_ADDS_EXECUTABLE, ids::EXTENSION_SETUID]);
+    assert_eq!(
+        with,
+        [ids::EXTENSION_ADDS_EXECUTABLE, ids::EXTENSION_SETUID]
+    );
 }
 
 #[test]
@@ -161,10 +166,16 @@ fn selection_only_skip_and_facts() {
     assert!(REGISTRY.iter().all(|c| all.includes(c.def.id)));
     assert!(all.needs(Fact::Content));
 
-    let s = Selection::new(&["extension-merged,extension-setuid"], &["extension-setuid"])
-        .expect("valid");
+    let s = Selection::new(
+        &["extension-merged,extension-setuid"],
+        &["extension-setuid"],
+    )
+    .expect("valid");
     assert!(s.includes(ids::EXTENSION_MERGED));
-    assert!(!s.includes(ids::EXTENSION_SETUID), "skip applies after only");
+    assert!(
+        !s.includes(ids::EXTENSION_SETUID),
+        "skip applies after only"
+    );
     assert!(!s.includes(ids::EXTENSION_UNSIGNED));
     assert!(!s.needs(Fact::Content));
     assert!(s.needs(Fact::Hierarchies));
@@ -191,14 +202,25 @@ fn selection_errors_name_the_id() {
     assert!(msg.contains("did you mean \"extension-merged\""), "{msg}");
 
     let e = Selection::new(&[] as &[&str], &["setuid"]).unwrap_err();
-    assert!(e.to_string().contains("did you mean \"extension-setuid\""), "{e}");
+    assert!(
+        e.to_string().contains("did you mean \"extension-setuid\""),
+        "{e}"
+    );
 
-    let e = Selection::new(&[] as &[&str], &["bogus"]).unwrap_err().to_string();
-    assert!(e.contains("--skip") && e.contains("valid ids: extension-merged, "), "{e}");
+    let e = Selection::new(&[] as &[&str], &["bogus"])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("--skip") && e.contains("valid ids: extension-merged, "),
+        "{e}"
+    );
     assert!(e.contains("confext-sensitive-config"), "{e}");
 
     let e = Selection::new(&["extension-merged,"], &[] as &[&str]).unwrap_err();
-    assert!(matches!(e, SelectError::Empty { option: "only", .. }), "{e}");
+    assert!(
+        matches!(e, SelectError::Empty { option: "only", .. }),
+        "{e}"
+    );
 
     let long = "x".repeat(10_000);
     let e = Selection::new(&[long.as_str()], &[] as &[&str]).unwrap_err();
