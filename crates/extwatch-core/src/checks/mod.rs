@@ -4,7 +4,7 @@
 //!
 //! Why a registry: the catalogue is data every renderer reads, the checks are code, and the two
 //! must not drift. Each check names its catalogue entry by an id constant resolved at compile time
-//! ([`Check::new`]), a test proves registry and catalogue match one to one, and `--only/--skip`
+//! (`Check::new`), a test proves registry and catalogue match one to one, and `--only/--skip`
 //! ([`Selection`]) and the audit's "compute only what is needed" read the same table.
 //!
 //! An outcome carries findings *and* an optional [`CheckError`]: a check that ran only partly (the
@@ -12,9 +12,9 @@
 //! (`CheckRun::partial_error`); a check that could not run at all is status `error` with the
 //! reason, never a silent pass.
 //!
-//! Families, one file each: [`inventory`] (what is there), [`release`] (whether systemd takes it),
-//! [`provenance`] (signatures, verity, trust store), [`merge`] (merge state, overlays, mutable and
-//! runtime images), [`policy`] (image policies), [`content`] (what an extension changes). A new
+//! Families, one file each: `inventory.rs` (what is there), `release.rs` (whether systemd takes it),
+//! `provenance.rs` (signatures, verity, trust store), `merge.rs` (merge state, overlays, mutable and
+//! runtime images), `policy.rs` (image policies), `content.rs` (what an extension changes). A new
 //! family adds a field to [`Facts`] (an `Option`, `None` in [`Facts::new`]), a [`Fact`] if it needs
 //! one, a file here, its ids and catalogue entries in the model, and its checks at the end of
 //! [`REGISTRY`].
