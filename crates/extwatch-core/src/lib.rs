@@ -10,7 +10,6 @@ pub mod analyze;
 pub mod budget;
 pub mod changes;
 pub mod checks;
-pub mod checks_content;
 pub mod content;
 pub mod discover;
 pub mod files;
@@ -81,10 +80,14 @@ pub struct Options {
     pub deep: bool,
     /// Initrd rules: `None` = the root has `/etc/initrd-release` (how the booted system decides).
     pub initrd: Option<bool>,
-    /// Compute what each extension changes (content checks); implied by `checks`.
+    /// Compute what each extension changes even when no selected check needs it (the analysis
+    /// [`audit_full`] returns, e.g. for a baseline). With `checks`, it is computed whenever a
+    /// selected check needs it.
     pub content: bool,
     /// Hash every file of the base and merged views (for `--baseline`).
     pub hash_all: bool,
+    /// Which checks run (`--only`/`--skip`); all by default.
+    pub select: checks::Selection,
 }
 
 /// Takes the inventory (and, with `checks`, the findings) of a root.
@@ -202,7 +205,8 @@ pub fn audit_full(
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1);
-    let content = (opts.checks || opts.content).then(|| {
+    let need_content = opts.content || (opts.checks && opts.select.needs(checks::Fact::Content));
+    let content = need_content.then(|| {
         let classes: Vec<(ImageClass, &'static [&'static str])> =
             [ImageClass::Sysext, ImageClass::Confext]
                 .into_iter()
@@ -227,17 +231,17 @@ pub fn audit_full(
             .filter(|c| *c == ImageClass::Sysext || version.major >= 254)
             .map(|c| policy::effective(&root, c, version))
             .collect();
-        checks::run(&checks::Inputs {
+        let facts = checks::Facts {
             images: &images,
             hierarchies: &hierarchies,
             mutable_dirs: &mutable_dirs,
-            have_mounts: mounts.is_some(),
+            mount_table: mounts.is_some(),
             policies: &policies,
-            host_trust: &trust.host,
-            version,
             content: content.as_ref(),
             special: &special,
-        })
+            ..checks::Facts::new(version, &trust.host)
+        };
+        checks::run(&facts, &opts.select)
     } else {
         (vec![], vec![])
     };
@@ -346,5 +350,6 @@ pub fn options_for(root: &Path) -> Options {
         initrd: None,
         content: true,
         hash_all: false,
+        select: checks::Selection::all(),
     }
 }

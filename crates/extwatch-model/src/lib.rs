@@ -424,6 +424,11 @@ pub struct CheckRun {
     pub findings: usize,
     /// Why it errored or was skipped.
     pub reason: Option<String>,
+    /// Set when the check ran only partly: it produced `findings` (status `fail`) but could not
+    /// look at everything (e.g. the content analysis failed for one image), and this says why.
+    /// Absent when the check ran completely.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partial_error: Option<String>,
 }
 
 /// The JSON Schema of [`Report`], pretty-printed with a trailing newline.

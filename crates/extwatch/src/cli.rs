@@ -56,6 +56,13 @@ pub enum Command {
         /// extwatch/v1-baseline). Hashes every file of those trees, so it takes longer.
         #[arg(long, value_name = "FILE")]
         baseline: Option<PathBuf>,
+        /// Run only these checks (ids as `extwatch checks` lists them; repeat the option or
+        /// separate ids with commas). Checks not run are absent from the report.
+        #[arg(long, value_name = "ID", value_delimiter = ',')]
+        only: Vec<String>,
+        /// Do not run these checks (repeatable, comma-separated); applied after --only.
+        #[arg(long, value_name = "ID", value_delimiter = ',')]
+        skip: Vec<String>,
     },
     /// Deep check of image files (no host needed): partitions, file system, extension-release,
     /// verity recomputation, signature and signer. Exit 1 on any integrity failure.

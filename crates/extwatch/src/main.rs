@@ -10,6 +10,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::Parser;
 use extwatch::cli::{Cli, Command, Format, Initrd, Target};
+use extwatch_core::checks::Selection;
 use extwatch_core::version::SystemdVersion;
 use extwatch_render::{json, text};
 
@@ -47,7 +48,7 @@ fn emit(s: &str) -> Result<()> {
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Inventory(t) => {
-            let (report, _) = report(&t, false, None)?;
+            let (report, _) = report(&t, false, None, Selection::all())?;
             emit(&render(&report, t.format)?)?;
             Ok(ExitCode::SUCCESS)
         }
@@ -55,8 +56,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
             target,
             fail_on,
             baseline,
+            only,
+            skip,
         } => {
-            let (report, _) = report(&target, true, baseline.as_deref())?;
+            let select = Selection::new(&only, &skip)?;
+            let (report, _) = report(&target, true, baseline.as_deref(), select)?;
             emit(&render(&report, target.format)?)?;
             let fail = fail_on
                 .threshold()
@@ -100,6 +104,7 @@ fn report(
     t: &Target,
     checks: bool,
     baseline: Option<&std::path::Path>,
+    select: Selection,
 ) -> Result<(extwatch_model::Report, Vec<String>)> {
     let systemd_version = match &t.systemd_version {
         Some(s) => Some(
@@ -121,8 +126,9 @@ fn report(
             Initrd::Yes => Some(true),
             Initrd::No => Some(false),
         },
-        content: checks,
+        content: baseline.is_some(),
         hash_all: baseline.is_some(),
+        select,
     };
     let (report, warnings, analysis) = extwatch_core::audit_full(&opts)?;
     if let (Some(path), Some(a)) = (baseline, &analysis) {

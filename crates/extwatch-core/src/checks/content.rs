@@ -3,14 +3,31 @@
 //! `extension-setuid`, `extension-adds-unit`, `confext-sensitive-config`).
 //!
 //! The path rules are data: an operator reading a finding can see exactly which rule matched.
+//!
+//! All six read one content analysis ([`Fact::Content`]). When the analysis failed for part of
+//! the root (an image that cannot be walked, the base not readable beneath the overlay), each
+//! check still reports what it found in the rest, with the analysis error next to the findings:
+//! a partly-run check never reads as a complete one.
+
+use std::collections::HashSet;
 
 use extwatch_formats::EntryKind;
 use extwatch_model::{Finding, ImageClass};
 use serde_json::json;
 
+use super::{finding, ids, Check, CheckError, Fact, Facts, Outcome};
 use crate::changes::{Analysis, ImageChanges, Replaced};
-use crate::checks::finding;
 use crate::files::FileEntry;
+
+pub(super) const SHADOWS_BASE: Check = Check::new(ids::EXTENSION_SHADOWS_BASE, shadows_base);
+pub(super) const OVERRIDES_EXTENSION: Check =
+    Check::new(ids::EXTENSION_OVERRIDES_EXTENSION, overrides_extension);
+pub(super) const ADDS_EXECUTABLE: Check =
+    Check::new(ids::EXTENSION_ADDS_EXECUTABLE, adds_executable);
+pub(super) const SETUID: Check = Check::new(ids::EXTENSION_SETUID, setuid);
+pub(super) const ADDS_UNIT: Check = Check::new(ids::EXTENSION_ADDS_UNIT, adds_unit);
+pub(super) const SENSITIVE_CONFIG: Check =
+    Check::new(ids::CONFEXT_SENSITIVE_CONFIG, sensitive_config);
 
 /// Directories whose new executables land on `$PATH` or are run by other programs.
 const EXEC_DIRS: &[&str] = &[
@@ -141,88 +158,104 @@ fn replaced_evidence(r: &Replaced) -> serde_json::Value {
     })
 }
 
-/// Runs the content checks over an analysis; `Err` when the analysis could not be made.
-pub fn run(a: &Analysis) -> Vec<(&'static str, Result<Vec<Finding>, String>)> {
-    let err = (!a.errors.is_empty()).then(|| a.errors.join("; "));
-    let wrap = |f: Vec<Finding>| match &err {
-        Some(e) if f.is_empty() => Err(e.clone()),
-        _ => Ok(f),
-    };
-    let mut shadows = Vec::new();
-    let mut overrides = Vec::new();
-    let mut execs = Vec::new();
-    let mut setuid = Vec::new();
-    let mut units = Vec::new();
-    let mut sensitive = Vec::new();
-    for ic in &a.images {
-        per_image(
-            ic,
-            &mut shadows,
-            &mut overrides,
-            &mut execs,
-            &mut setuid,
-            &mut units,
-            &mut sensitive,
-        );
-    }
-    vec![
-        ("extension-shadows-base", wrap(shadows)),
-        ("extension-overrides-extension", wrap(overrides)),
-        ("extension-adds-executable", wrap(execs)),
-        ("extension-setuid", wrap(setuid)),
-        ("extension-adds-unit", wrap(units)),
-        ("confext-sensitive-config", wrap(sensitive)),
-    ]
+/// The analysis, or why the content checks cannot run; with the analysis, the error that makes
+/// whatever they find partial (the analysis failed for part of the root).
+fn analysis<'a>(f: &Facts<'a>) -> Result<(&'a Analysis, Option<CheckError>), CheckError> {
+    let a = f.content.ok_or(CheckError::missing(Fact::Content))?;
+    let partial = (!a.errors.is_empty()).then(|| CheckError::Content(a.errors.clone()));
+    Ok((a, partial))
 }
 
-#[allow(clippy::too_many_arguments)]
-fn per_image(
-    ic: &ImageChanges,
-    shadows: &mut Vec<Finding>,
-    overrides: &mut Vec<Finding>,
-    execs: &mut Vec<Finding>,
-    setuid: &mut Vec<Finding>,
-    units: &mut Vec<Finding>,
-    sensitive: &mut Vec<Finding>,
-) {
-    let state = if ic.merged { "merged" } else { "mergeable" };
-    for r in &ic.replaced_base {
-        shadows.push(finding(
-            "extension-shadows-base",
-            &ic.name,
-            format!("'{}' ({state}) replaces {} of the base OS", ic.name, r.path),
-            replaced_evidence(r),
-        ));
+/// Runs `per_image` over every image of the analysis; the findings carry the analysis error.
+fn over_images(f: &Facts, per_image: impl Fn(&ImageChanges, &mut Vec<Finding>)) -> Outcome {
+    match analysis(f) {
+        Err(e) => Outcome::failed(e),
+        Ok((a, error)) => {
+            let mut findings = Vec::new();
+            for ic in &a.images {
+                per_image(ic, &mut findings);
+            }
+            Outcome { findings, error }
+        }
     }
-    for r in &ic.overrode {
-        overrides.push(finding(
-            "extension-overrides-extension",
-            &ic.name,
-            format!(
-                "'{}' overrides {} shipped by '{}'",
-                ic.name,
-                r.path,
-                r.below_image.as_deref().unwrap_or("?")
-            ),
-            replaced_evidence(r),
-        ));
+}
+
+fn state(ic: &ImageChanges) -> &'static str {
+    if ic.merged {
+        "merged"
+    } else {
+        "mergeable"
     }
-    let added: std::collections::HashSet<&str> = ic.added.iter().map(String::as_str).collect();
-    for e in &ic.entries {
-        let p = path(e);
-        if e.kind == EntryKind::File
-            && e.mode & 0o111 != 0
-            && added.contains(p.as_str())
-            && EXEC_DIRS.iter().any(|d| p.starts_with(d))
-        {
-            execs.push(finding(
-                "extension-adds-executable",
+}
+
+fn added(ic: &ImageChanges) -> HashSet<&str> {
+    ic.added.iter().map(String::as_str).collect()
+}
+
+fn shadows_base(f: &Facts) -> Outcome {
+    over_images(f, |ic, out| {
+        for r in &ic.replaced_base {
+            out.push(finding(
+                SHADOWS_BASE.def,
                 &ic.name,
-                format!("'{}' ({state}) adds executable {p}", ic.name),
-                json!({"path": p, "mode": format!("{:04o}", e.mode), "uid": e.uid, "gid": e.gid}),
+                format!(
+                    "'{}' ({}) replaces {} of the base OS",
+                    ic.name,
+                    state(ic),
+                    r.path
+                ),
+                replaced_evidence(r),
             ));
         }
-        if e.kind == EntryKind::File && (e.mode & 0o6000 != 0 || e.capability.is_some()) {
+    })
+}
+
+fn overrides_extension(f: &Facts) -> Outcome {
+    over_images(f, |ic, out| {
+        for r in &ic.overrode {
+            out.push(finding(
+                OVERRIDES_EXTENSION.def,
+                &ic.name,
+                format!(
+                    "'{}' overrides {} shipped by '{}'",
+                    ic.name,
+                    r.path,
+                    r.below_image.as_deref().unwrap_or("?")
+                ),
+                replaced_evidence(r),
+            ));
+        }
+    })
+}
+
+fn adds_executable(f: &Facts) -> Outcome {
+    over_images(f, |ic, out| {
+        let added = added(ic);
+        for e in &ic.entries {
+            let p = path(e);
+            if e.kind == EntryKind::File
+                && e.mode & 0o111 != 0
+                && added.contains(p.as_str())
+                && EXEC_DIRS.iter().any(|d| p.starts_with(d))
+            {
+                out.push(finding(
+                    ADDS_EXECUTABLE.def,
+                    &ic.name,
+                    format!("'{}' ({}) adds executable {p}", ic.name, state(ic)),
+                    json!({"path": p, "mode": format!("{:04o}", e.mode), "uid": e.uid, "gid": e.gid}),
+                ));
+            }
+        }
+    })
+}
+
+fn setuid(f: &Facts) -> Outcome {
+    over_images(f, |ic, out| {
+        for e in &ic.entries {
+            if e.kind != EntryKind::File || (e.mode & 0o6000 == 0 && e.capability.is_none()) {
+                continue;
+            }
+            let p = path(e);
             let what = match (
                 e.mode & 0o4000 != 0,
                 e.mode & 0o2000 != 0,
@@ -232,40 +265,57 @@ fn per_image(
                 (_, true, _) => "setgid",
                 _ => "file capabilities",
             };
-            setuid.push(finding(
-                "extension-setuid",
+            out.push(finding(
+                SETUID.def,
                 &ic.name,
-                format!("'{}' ({state}) ships {p} with {what}", ic.name),
+                format!("'{}' ({}) ships {p} with {what}", ic.name, state(ic)),
                 json!({"path": p, "mode": format!("{:04o}", e.mode), "uid": e.uid, "gid": e.gid,
                        "capability": e.capability.as_ref().map(hex::encode),
                        "class": ic.class.as_str(),
                        "note": if ic.class == ImageClass::Confext { "confext overlays are mounted nosuid, but the file is merged as shipped" } else { "" }}),
             ));
         }
-        if e.kind != EntryKind::Dir && UNIT_PREFIXES.iter().any(|d| p.starts_with(d)) {
-            units.push(finding(
-                "extension-adds-unit",
-                &ic.name,
-                format!("'{}' ({state}) ships {p}", ic.name),
-                json!({"path": p, "replaces": !added.contains(p.as_str())}),
-            ));
+    })
+}
+
+fn adds_unit(f: &Facts) -> Outcome {
+    over_images(f, |ic, out| {
+        let added = added(ic);
+        for e in &ic.entries {
+            let p = path(e);
+            if e.kind != EntryKind::Dir && UNIT_PREFIXES.iter().any(|d| p.starts_with(d)) {
+                out.push(finding(
+                    ADDS_UNIT.def,
+                    &ic.name,
+                    format!("'{}' ({}) ships {p}", ic.name, state(ic)),
+                    json!({"path": p, "replaces": !added.contains(p.as_str())}),
+                ));
+            }
         }
-        if e.kind != EntryKind::Dir {
+    })
+}
+
+fn sensitive_config(f: &Facts) -> Outcome {
+    over_images(f, |ic, out| {
+        let added = added(ic);
+        for e in ic.entries.iter().filter(|e| e.kind != EntryKind::Dir) {
+            let p = path(e);
             if let Some((cat, rule)) = sensitive_category(&p) {
-                sensitive.push(finding(
-                    "confext-sensitive-config",
+                out.push(finding(
+                    SENSITIVE_CONFIG.def,
                     &ic.name,
                     format!(
-                        "{} '{}' ({state}) delivers {cat} configuration {p}",
+                        "{} '{}' ({}) delivers {cat} configuration {p}",
                         ic.class.as_str(),
-                        ic.name
+                        ic.name,
+                        state(ic)
                     ),
                     json!({"path": p, "category": cat, "rule": rule, "class": ic.class.as_str(),
                            "replaces": !added.contains(p.as_str())}),
                 ));
             }
         }
-    }
+    })
 }
 
 #[cfg(test)]
