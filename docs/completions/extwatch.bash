@@ -79,7 +79,7 @@ _extwatch() {
             return 0
             ;;
         extwatch__subcmd__audit)
-            opts="-v -h --root --systemd-version --mountinfo --architecture --format --trust --deep --initrd --verbose --fail-on --baseline --help"
+            opts="-v -h --root --systemd-version --mountinfo --architecture --format --trust --deep --initrd --verbose --fail-on --baseline --only --skip --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -118,6 +118,14 @@ _extwatch() {
                     return 0
                     ;;
                 --baseline)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --only)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --skip)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

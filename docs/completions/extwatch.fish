@@ -63,6 +63,8 @@ medium\t''
 high\t''
 critical\t''"
 complete -c extwatch -n "__fish_extwatch_using_subcommand audit" -l baseline -d 'Also write the FIM blind-spot export to FILE: the base-only and the merged manifests of /usr, /opt and /etc, every merged entry tagged with the layer it comes from (schema extwatch/v1-baseline). Hashes every file of those trees, so it takes longer' -r -F
+complete -c extwatch -n "__fish_extwatch_using_subcommand audit" -l only -d 'Run only these checks (ids as `extwatch checks` lists them; repeat the option or separate ids with commas). Checks not run are absent from the report' -r
+complete -c extwatch -n "__fish_extwatch_using_subcommand audit" -l skip -d 'Do not run these checks (repeatable, comma-separated); applied after --only' -r
 complete -c extwatch -n "__fish_extwatch_using_subcommand audit" -l deep -d 'Recompute every image\'s dm-verity hash tree and compare it with the declared root hash and the stored tree. This reads every data block of every image: seconds per GiB, which adds up on hosts with many or large images. Without it, signatures are still verified over the declared hash'
 complete -c extwatch -n "__fish_extwatch_using_subcommand audit" -s v -l verbose -d 'Print warnings (unreadable directories, missing mount table) to stderr'
 complete -c extwatch -n "__fish_extwatch_using_subcommand audit" -s h -l help -d 'Print help (see more with \'--help\')'
