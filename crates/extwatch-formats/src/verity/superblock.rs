@@ -3,7 +3,6 @@
 
 use super::{VerityError, MAX_LEVELS, SUPERBLOCK_SIZE};
 
-
 /// Hash algorithm of the tree.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Algorithm {

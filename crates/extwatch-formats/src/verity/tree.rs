@@ -17,7 +17,6 @@ pub(super) const SUPER_CHUNK: usize = 1024 * 1024;
 /// copy out of the page cache and the hashing (an 8 MiB buffer ran at half the hash speed).
 const PIECE: usize = 64 * 1024;
 
-
 /// Outcome of recomputing a tree.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TreeResult {
