@@ -181,7 +181,7 @@ impl SquashfsReader {
             }
             let hb: [u8; disk::DIR_HEADER_SIZE] = cur.array()?;
             left -= disk::DIR_HEADER_SIZE as u64;
-            let hdr = disk::parse_dir_header(&hb).map_err(malformed)?;
+            let hdr = disk::parse_dir_header(&hb)?;
             if u64::from(hdr.start) >= inode_table_len {
                 return Err(malformed(format!(
                     "directory header points at inode block {} outside the inode table",
@@ -190,7 +190,7 @@ impl SquashfsReader {
             }
             for _ in 0..hdr.count {
                 let eb: [u8; disk::DIR_ENTRY_SIZE] = cur.array()?;
-                let e = disk::parse_dir_entry(&eb).map_err(malformed)?;
+                let e = disk::parse_dir_entry(&eb)?;
                 let need = (disk::DIR_ENTRY_SIZE + e.name_len) as u64;
                 if need > left {
                     return Err(malformed("directory entry runs past the directory's size"));
@@ -198,7 +198,7 @@ impl SquashfsReader {
                 left -= need;
                 let nm = name.get_mut(..e.name_len).unwrap_or_default();
                 cur.read(nm)?;
-                disk::check_name(nm).map_err(malformed)?;
+                disk::check_name(nm)?;
                 let number = i64::from(hdr.inode_number) + i64::from(e.delta);
                 if number < 1 || number > i64::from(self.sb.inode_count) {
                     return Err(malformed(format!(

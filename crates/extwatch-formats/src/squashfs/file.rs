@@ -78,7 +78,7 @@ impl SquashfsReader {
         let at = self.sb.frag_table + (byte / disk::METADATA_SIZE as u64) * 8;
         self.src
             .read_exact_at(at, &mut ptr)
-            .map_err(|e| malformed(format!("fragment table: {e}")))?;
+            .map_err(|e| malformed_by("fragment table", &e))?;
         let block = u64::from_le_bytes(ptr);
         let mut cur = self.meta.cursor(
             block,
@@ -86,7 +86,7 @@ impl SquashfsReader {
             self.sb.bytes_used,
         )?;
         let e: [u8; disk::FRAGMENT_ENTRY_SIZE] = cur.array()?;
-        let frag = disk::parse_fragment(&e).map_err(malformed)?;
+        let frag = disk::parse_fragment(&e)?;
         if let Ok(c) = self.fragments.lock() {
             if let Some((_, data)) = c.iter().rev().find(|(at, _)| *at == frag.start) {
                 return Ok(data.clone());
@@ -104,7 +104,7 @@ impl SquashfsReader {
         } else {
             let mut out = Vec::new();
             compress::decompress(self.sb.compressor, &raw, &mut out, bs)
-                .map_err(|e| malformed(format!("fragment {index}: {e}")))?;
+                .map_err(|e| malformed_by(format_args!("fragment {index}"), &e))?;
             out
         };
         let data = Arc::new(data);

@@ -72,6 +72,26 @@ pub(crate) fn malformed(reason: impl Into<String>) -> FsError {
     }
 }
 
+/// A malformed-image error from a typed one: the reason is `context: ` then `e` and each of its
+/// sources, joined by `: `. The typed chain ends here because [`FsError::Malformed`] carries text
+/// that core puts into reports verbatim (the report JSON must not change).
+pub(crate) fn malformed_by(context: impl std::fmt::Display, e: &dyn std::error::Error) -> FsError {
+    let mut reason = format!("{context}: {e}");
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        reason.push_str(": ");
+        reason.push_str(&s.to_string());
+        cur = s.source();
+    }
+    malformed(reason)
+}
+
+impl From<disk::DiskError> for FsError {
+    fn from(e: disk::DiskError) -> Self {
+        malformed(e.to_string())
+    }
+}
+
 fn lossy(p: &[u8]) -> String {
     String::from_utf8_lossy(p).into_owned()
 }
@@ -153,8 +173,8 @@ impl SquashfsReader {
     pub fn open_limited(src: Arc<dyn ReadAt>, max_entries: usize) -> Result<Self, FsError> {
         let mut b = [0u8; disk::SUPERBLOCK_SIZE];
         src.read_exact_at(0, &mut b)
-            .map_err(|e| malformed(format!("cannot read superblock: {e}")))?;
-        let sb = disk::parse_superblock(&b).map_err(malformed)?;
+            .map_err(|e| malformed_by("cannot read superblock", &e))?;
+        let sb = disk::parse_superblock(&b)?;
         if sb.bytes_used > src.size() {
             return Err(malformed("image is truncated (bytes_used beyond end)"));
         }
@@ -194,7 +214,7 @@ impl SquashfsReader {
 
     /// Decodes the inode at reference `r` (header and fixed body, checked).
     fn inode(&self, r: u64) -> Result<Inode<'_>, FsError> {
-        let (block, off) = disk::split_ref(r).map_err(malformed)?;
+        let (block, off) = disk::split_ref(r)?;
         let at = self
             .sb
             .inode_table
@@ -203,7 +223,7 @@ impl SquashfsReader {
             .ok_or_else(|| malformed(format!("inode reference {r:#x} outside the inode table")))?;
         let mut cur = self.meta.cursor(at, off, self.sb.dir_table)?;
         let h: [u8; disk::INODE_HEADER_SIZE] = cur.array()?;
-        let header = disk::parse_inode_header(&h).map_err(malformed)?;
+        let header = disk::parse_inode_header(&h)?;
         if header.number == 0 || header.number > self.sb.inode_count {
             return Err(malformed(format!(
                 "inode number {} out of range (1..={})",
@@ -213,8 +233,7 @@ impl SquashfsReader {
         let mut b = [0u8; 40];
         let n = disk::body_size(header.kind);
         cur.read(b.get_mut(..n).unwrap_or_default())?;
-        let body = disk::parse_inode_body(header.kind, b.get(..n).unwrap_or_default())
-            .map_err(malformed)?;
+        let body = disk::parse_inode_body(header.kind, b.get(..n).unwrap_or_default())?;
         if let InodeBody::File { size, .. } = body {
             if size > MAX_FILE_SIZE {
                 return Err(malformed(format!("file of {size} bytes (over 2 TiB)")));
@@ -300,7 +319,7 @@ fn read_ids(src: &dyn ReadAt, meta: &Meta, sb: &Superblock) -> Result<Vec<u32>, 
     let nblocks = (n * 4).div_ceil(disk::METADATA_SIZE);
     let mut ptrs = vec![0u8; nblocks * 8];
     src.read_exact_at(sb.id_table, &mut ptrs)
-        .map_err(|e| malformed(format!("id table: {e}")))?;
+        .map_err(|e| malformed_by("id table", &e))?;
     let mut ids = Vec::with_capacity(n);
     for (i, p) in ptrs.chunks_exact(8).enumerate() {
         let at = disk::le64(p, 0).unwrap_or(u64::MAX);
@@ -424,7 +443,7 @@ impl FsReader for SquashfsReader {
                         &raw
                     } else {
                         compress::decompress(self.sb.compressor, &raw, &mut out, bs as usize)
-                            .map_err(|e| malformed(format!("{}: {e}", name())))?;
+                            .map_err(|e| malformed_by(name(), &e))?;
                         &out
                     };
                     let part = data.get(..want).ok_or_else(|| {
