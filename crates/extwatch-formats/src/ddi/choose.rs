@@ -8,34 +8,34 @@ use crate::fsimage::FsError;
 
 /// Simplified `strverscmp_improved()`: digit runs compare numerically, everything else bytewise.
 fn version_cmp(a: &str, b: &str) -> Ordering {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
-    let (mut i, mut j) = (0, 0);
-    while i < a.len() && j < b.len() {
-        let (ca, cb) = (a[i], b[j]);
+    let (mut a, mut b) = (a.as_bytes(), b.as_bytes());
+    loop {
+        let (Some((&ca, ra)), Some((&cb, rb))) = (a.split_first(), b.split_first()) else {
+            return a.len().cmp(&b.len());
+        };
         if ca.is_ascii_digit() && cb.is_ascii_digit() {
-            let si = i;
-            while i < a.len() && a[i].is_ascii_digit() {
-                i += 1;
-            }
-            let sj = j;
-            while j < b.len() && b[j].is_ascii_digit() {
-                j += 1;
-            }
-            let na = a[si..i].iter().skip_while(|&&c| c == b'0').count();
-            let nb = b[sj..j].iter().skip_while(|&&c| c == b'0').count();
-            let ord = na.cmp(&nb).then_with(|| a[i - na..i].cmp(&b[j - nb..j]));
+            let (da, ra) = digit_run(a);
+            let (db, rb) = digit_run(b);
+            let ord = da.len().cmp(&db.len()).then_with(|| da.cmp(db));
             if ord != Ordering::Equal {
                 return ord;
             }
+            (a, b) = (ra, rb);
         } else {
             if ca != cb {
                 return ca.cmp(&cb);
             }
-            i += 1;
-            j += 1;
+            (a, b) = (ra, rb);
         }
     }
-    (a.len() - i).cmp(&(b.len() - j))
+}
+
+/// The leading digit run of `s` without its leading zeros (so longer means larger), and the rest.
+fn digit_run(s: &[u8]) -> (&[u8], &[u8]) {
+    let n = s.iter().take_while(|c| c.is_ascii_digit()).count();
+    let (run, rest) = s.split_at_checked(n).unwrap_or((s, &[]));
+    let zeros = run.iter().take_while(|&&c| c == b'0').count();
+    (run.get(zeros..).unwrap_or_default(), rest)
 }
 
 fn canonical_arch(arch: &str) -> &str {
@@ -128,5 +128,29 @@ pub(super) fn choose(ddi: &mut Ddi, arch: &str) -> Result<(), FsError> {
                 .collect::<Vec<_>>()
                 .join(", ")
         ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn version_cmp_orders_digit_runs_numerically() {
+        use Ordering::*;
+        for (a, b, want) in [
+            ("v2", "v10", Less),
+            ("v10", "v2", Greater),
+            ("v010", "v10", Equal),
+            ("1.2.3", "1.2.3", Equal),
+            ("1.2", "1.2.1", Less),
+            ("abc", "abd", Less),
+            ("", "", Equal),
+            ("a", "", Greater),
+            ("007", "7", Equal),
+            ("1a", "1b", Less),
+        ] {
+            assert_eq!(version_cmp(a, b), want, "{a:?} vs {b:?}");
+        }
     }
 }

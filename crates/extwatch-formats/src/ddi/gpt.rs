@@ -133,7 +133,7 @@ pub(super) fn parse_gpt_at(src: &dyn ReadAt, ss: u64) -> Result<Option<Gpt>, FsE
             .get(56..128)
             .unwrap_or_default()
             .chunks_exact(2)
-            .map(|c| u16::from_le_bytes([c[0], c[1]]))
+            .map(|c| c.try_into().map_or(0, u16::from_le_bytes))
             .take_while(|&u| u != 0)
             .collect();
         let type_guid = guid_to_string(&tg);

@@ -61,15 +61,33 @@ pub(super) struct Chain {
 
 impl Chain {
     pub(super) fn component(&self, i: usize) -> &[u8] {
-        let start = if i == 0 { 0 } else { self.ends[i - 1] };
-        self.path.get(start + 1..self.ends[i]).unwrap_or_default()
+        let start = match i.checked_sub(1) {
+            None => 0,
+            Some(j) => self.ends.get(j).copied().unwrap_or(0),
+        };
+        let end = self.ends.get(i).copied().unwrap_or(0);
+        self.path.get(start + 1..end).unwrap_or_default()
     }
 
     /// How many leading components of `comps` this chain has resolved.
     pub(super) fn shared(&self, comps: &[&[u8]]) -> usize {
-        (0..self.ends.len().min(comps.len()))
-            .take_while(|&i| self.component(i) == comps[i])
+        (0..self.ends.len())
+            .zip(comps)
+            .take_while(|&(i, c)| self.component(i) == *c)
             .count()
+    }
+
+    /// The chain of its first `k` components (`None` if it has fewer).
+    pub(super) fn prefix(&self, k: usize) -> Option<Chain> {
+        let cut = match k.checked_sub(1) {
+            None => 0,
+            Some(j) => *self.ends.get(j)?,
+        };
+        Some(Chain {
+            path: self.path.get(..cut)?.to_vec(),
+            ends: self.ends.get(..k)?.to_vec(),
+            nids: self.nids.get(..=k)?.to_vec(),
+        })
     }
 
     pub(super) fn nid(&self) -> u64 {
@@ -138,11 +156,15 @@ impl ErofsReader {
             out.push((e.dir_entry.file_name().to_vec(), e.inode));
         }
         out.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        if let Some(w) = out.windows(2).find(|w| w[0].0 == w[1].0) {
+        let twice = out.windows(2).find_map(|w| match w {
+            [a, b] if a.0 == b.0 => Some(&a.0),
+            _ => None,
+        });
+        if let Some(name) = twice {
             return Err(malformed(format!(
                 "{} holds two entries named {:?}",
                 show(&chain.path),
-                String::from_utf8_lossy(&w[0].0)
+                String::from_utf8_lossy(name)
             )));
         }
         let ancestors: HashSet<u64> = chain.nids.iter().copied().collect();
@@ -204,30 +226,19 @@ impl ErofsReader {
                 .map(|ch| (ch.shared(comps), ch.clone()))
                 .max_by_key(|(n, _)| *n)
         });
+        let root = || Chain {
+            path: Vec::new(),
+            ends: Vec::new(),
+            nids: vec![self.fs.super_block().root_inode_id()],
+        };
         let (k, mut chain) = match best {
             Some((k, ch)) if k == comps.len() && ch.ends.len() == k => return Ok(Some(ch)),
-            Some((k, ch)) => {
-                let cut = if k == 0 { 0 } else { ch.ends[k - 1] };
-                (
-                    k,
-                    Chain {
-                        path: ch.path[..cut].to_vec(),
-                        ends: ch.ends[..k].to_vec(),
-                        nids: ch.nids[..=k].to_vec(),
-                    },
-                )
-            }
-            None => (
-                0,
-                Chain {
-                    path: Vec::new(),
-                    ends: Vec::new(),
-                    nids: vec![self.fs.super_block().root_inode_id()],
-                },
-            ),
+            // `shared` is at most the chain's length, so the prefix exists; from the root otherwise.
+            Some((k, ch)) => ch.prefix(k).map_or_else(|| (0, root()), |c| (k, c)),
+            None => (0, root()),
         };
         let mut ancestors: HashSet<u64> = chain.nids.iter().copied().collect();
-        for name in &comps[k..] {
+        for name in comps.get(k..).unwrap_or_default() {
             let kids = self.kids(&chain)?;
             let Some((nid, is_dir)) = find(&kids, name) else {
                 return Ok(None);

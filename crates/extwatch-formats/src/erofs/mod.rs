@@ -295,7 +295,8 @@ impl FsReader for ErofsReader {
             }
             let n = n.min(want);
             off += n as u64;
-            sink(&chunk[..n])?;
+            // n ≤ want = chunk.len().
+            sink(chunk.get(..n).unwrap_or(chunk))?;
         }
         Ok(off)
     }

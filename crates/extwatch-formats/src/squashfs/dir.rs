@@ -232,11 +232,15 @@ impl SquashfsReader {
                 .unwrap_or_default()
         };
         sorted.sort_unstable_by(|a, b| name_of(a).cmp(name_of(b)));
-        if let Some(w) = sorted.windows(2).find(|w| name_of(&w[0]) == name_of(&w[1])) {
+        let twice = sorted.windows(2).find_map(|w| match w {
+            [a, b] if name_of(a) == name_of(b) => Some(name_of(a)),
+            _ => None,
+        });
+        if let Some(name) = twice {
             return Err(malformed(format!(
                 "directory {} holds two entries named {:?}",
                 ino.header.number,
-                String::from_utf8_lossy(name_of(&w[0]))
+                String::from_utf8_lossy(name)
             )));
         }
         l.sorted = sorted;

@@ -272,8 +272,8 @@ impl SquashfsReader {
                 }
                 let mut hs = identity_start(start, frag, frag_offset, size);
                 ino.cur.stream(n * 4, &mut |bytes| {
-                    for w in bytes.chunks_exact(4) {
-                        identity_block(&mut hs, u32::from_le_bytes([w[0], w[1], w[2], w[3]]));
+                    for w in bytes.as_chunks::<4>().0 {
+                        identity_block(&mut hs, u32::from_le_bytes(*w));
                     }
                     Ok(())
                 })?;
@@ -421,9 +421,8 @@ impl FsReader for SquashfsReader {
             let k = (nblocks - done).min(256) as usize;
             let wb = words.get_mut(..k * 4).unwrap_or_default();
             ino.cur.read(wb)?;
-            for w in wb.chunks_exact(4) {
-                let (size, uncompressed) =
-                    disk::parse_block_size(u32::from_le_bytes([w[0], w[1], w[2], w[3]]));
+            for w in wb.as_chunks::<4>().0 {
+                let (size, uncompressed) = disk::parse_block_size(u32::from_le_bytes(*w));
                 let want = left.min(bs) as usize;
                 if size == 0 {
                     let mut n = want;

@@ -47,15 +47,21 @@ pub struct VerityParams {
     pub salt: Vec<u8>,
 }
 
+/// The `N` bytes at `at` (zeros past the end: callers have checked the length already).
+fn array_at<const N: usize>(b: &[u8], at: usize) -> [u8; N] {
+    at.checked_add(N)
+        .and_then(|end| b.get(at..end))
+        .and_then(|s| s.try_into().ok())
+        .unwrap_or([0; N])
+}
+
 fn u32_at(b: &[u8], o: usize) -> u32 {
-    let mut a = [0u8; 4];
-    a.copy_from_slice(&b[o..o + 4]);
-    u32::from_le_bytes(a)
+    u32::from_le_bytes(array_at(b, o))
 }
 
 /// Parses the 512-byte superblock at the start of a hash device.
 pub fn parse_superblock(b: &[u8]) -> Result<VerityParams, VerityError> {
-    if b.len() < SUPERBLOCK_SIZE || &b[..8] != b"verity\0\0" {
+    if b.len() < SUPERBLOCK_SIZE || b.get(..8) != Some(b"verity\0\0".as_slice()) {
         return Err(VerityError::NoSuperblock);
     }
     let version = u32_at(b, 8);
@@ -66,7 +72,7 @@ pub fn parse_superblock(b: &[u8]) -> Result<VerityParams, VerityError> {
     if hash_type > 1 {
         return Err(VerityError::Invalid(format!("hash type {hash_type}")));
     }
-    let u = &b[16..32];
+    let u: [u8; 16] = array_at(b, 16);
     let uuid = format!(
         "{}-{}-{}-{}-{}",
         hex::encode(&u[0..4]),
@@ -75,9 +81,9 @@ pub fn parse_superblock(b: &[u8]) -> Result<VerityParams, VerityError> {
         hex::encode(&u[8..10]),
         hex::encode(&u[10..16])
     );
-    let alg_raw = &b[32..64];
-    let alg_end = alg_raw.iter().position(|c| *c == 0).unwrap_or(32);
-    let alg = String::from_utf8_lossy(&alg_raw[..alg_end]).to_ascii_lowercase();
+    let alg_raw: [u8; 32] = array_at(b, 32);
+    let alg_name = alg_raw.split(|c| *c == 0).next().unwrap_or_default();
+    let alg = String::from_utf8_lossy(alg_name).to_ascii_lowercase();
     let algorithm = match alg.as_str() {
         "sha256" => Algorithm::Sha256,
         "sha512" => Algorithm::Sha512,
@@ -85,14 +91,13 @@ pub fn parse_superblock(b: &[u8]) -> Result<VerityParams, VerityError> {
     };
     let data_block_size = u32_at(b, 64);
     let hash_block_size = u32_at(b, 68);
-    let mut d = [0u8; 8];
-    d.copy_from_slice(&b[72..80]);
-    let data_blocks = u64::from_le_bytes(d);
-    let salt_size = usize::from(u16::from_le_bytes([b[80], b[81]]));
+    let data_blocks = u64::from_le_bytes(array_at(b, 72));
+    let salt_size = usize::from(u16::from_le_bytes(array_at(b, 80)));
     if salt_size > 256 {
         return Err(VerityError::Invalid(format!("salt size {salt_size}")));
     }
-    let salt = b[88..88 + salt_size].to_vec();
+    // 88 + 256 is inside the 512 bytes checked above.
+    let salt = b.get(88..88 + salt_size).unwrap_or_default().to_vec();
     let p = VerityParams {
         hash_type,
         uuid,
@@ -157,14 +162,14 @@ impl VerityParams {
         }
         let mut out = vec![(0u64, 0u64); levels];
         let mut pos = tree_start;
-        for i in (0..levels).rev() {
+        for (i, level) in out.iter_mut().enumerate().rev() {
             let shift = (i as u32 + 1) * bits;
             let s = if shift >= 64 {
                 1
             } else {
                 (n >> shift) + u64::from(n & ((1u64 << shift) - 1) != 0)
             };
-            out[i] = (pos, s);
+            *level = (pos, s);
             pos = pos
                 .checked_add(s)
                 .ok_or_else(|| VerityError::Invalid("hash tree size overflows".into()))?;

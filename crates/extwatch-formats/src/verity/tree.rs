@@ -66,12 +66,16 @@ pub(super) fn hash_blocks(
         scratch.resize(n, [0; 32]);
         tape_sha256::hash_many_prefixed(&p.salt, &bodies, scratch);
         for (d, o) in scratch.iter().zip(out.chunks_mut(slot)) {
-            o[..32].copy_from_slice(d);
+            if let Some(o) = o.get_mut(..32) {
+                o.copy_from_slice(d); // a slot is at least a SHA-256 digest
+            }
         }
     } else {
         for (blk, o) in blocks.chunks_exact(dbs).zip(out.chunks_mut(slot)) {
             let d = hash_block(p, blk);
-            o[..d.len()].copy_from_slice(&d);
+            if let Some(o) = o.get_mut(..d.len()) {
+                o.copy_from_slice(&d); // a slot is at least a digest
+            }
         }
     }
 }
@@ -124,8 +128,9 @@ pub fn compute_tree(
         |lvl: usize, block: &mut Vec<u8>, produced: &mut [u64]| -> Result<Vec<u8>, VerityError> {
             block.resize(hbs, 0);
             if let Some((dev, _)) = hash_dev {
-                let idx = produced[lvl];
-                let off = (levels[lvl].0 + idx) * hbs as u64;
+                let idx = *produced.get(lvl).ok_or_else(|| no_level(lvl))?;
+                let first = levels.get(lvl).ok_or_else(|| no_level(lvl))?.0;
+                let off = (first + idx) * hbs as u64;
                 dev.read_exact_at(off, &mut stored)
                     .map_err(|e| VerityError::Io(e.to_string()))?;
                 if stored != *block {
@@ -135,7 +140,7 @@ pub fn compute_tree(
                     }
                 }
             }
-            produced[lvl] += 1;
+            *produced.get_mut(lvl).ok_or_else(|| no_level(lvl))? += 1;
             let d = hash_block(p, block);
             block.clear();
             Ok(d)
@@ -192,12 +197,19 @@ pub fn compute_tree(
                             return;
                         }
                         let k = per_piece.min(n - b);
-                        let piece = &mut buf[..k * dbs];
+                        // k ≤ per_piece = buf.len() / dbs, so the piece is inside buf.
+                        let Some(piece) = buf.get_mut(..k * dbs) else {
+                            res = Err(VerityError::Invalid(
+                                "internal: piece outside buffer".into(),
+                            ));
+                            break;
+                        };
                         if let Err(e) = data.read_exact_at((first + b as u64) * dbs as u64, piece) {
                             res = Err(VerityError::Io(e.to_string()));
                             break;
                         }
-                        hash_blocks(p, piece, dbs, &mut out[b * slot..], slot, &mut scratch);
+                        let out = out.get_mut(b * slot..).unwrap_or_default();
+                        hash_blocks(p, piece, dbs, out, slot, &mut scratch);
                         b += k;
                     }
                     if tx.send((i, res.map(|_| out))).is_err() {
@@ -216,17 +228,17 @@ pub fn compute_tree(
                 let dg = r?;
                 if levels.is_empty() {
                     // A single data block: the root is its hash.
-                    root = Some(dg[..digest_size].to_vec());
+                    root = dg.get(..digest_size).map(<[u8]>::to_vec);
                 } else {
                     for d in dg.chunks(slot) {
-                        bufs[0].extend_from_slice(d);
+                        level(&mut bufs, 0)?.extend_from_slice(d);
                         let mut lvl = 0;
-                        while bufs[lvl].len() >= hbs {
-                            let mut blk = std::mem::take(&mut bufs[lvl]);
+                        while level(&mut bufs, lvl)?.len() >= hbs {
+                            let mut blk = std::mem::take(level(&mut bufs, lvl)?);
                             let dgst = emit(lvl, &mut blk, &mut produced)?;
-                            bufs[lvl] = blk;
+                            *level(&mut bufs, lvl)? = blk;
                             if lvl + 1 < levels.len() {
-                                push_digest(&mut bufs[lvl + 1], &dgst, slot);
+                                push_digest(level(&mut bufs, lvl + 1)?, &dgst, slot);
                                 lvl += 1;
                             } else {
                                 root = Some(dgst);
@@ -248,11 +260,11 @@ pub fn compute_tree(
     feed_result?;
     // Flush partial blocks bottom-up.
     for lvl in 0..levels.len() {
-        if !bufs[lvl].is_empty() {
-            let mut blk = std::mem::take(&mut bufs[lvl]);
+        if !level(&mut bufs, lvl)?.is_empty() {
+            let mut blk = std::mem::take(level(&mut bufs, lvl)?);
             let dgst = emit(lvl, &mut blk, &mut produced)?;
             if lvl + 1 < levels.len() {
-                push_digest(&mut bufs[lvl + 1], &dgst, slot);
+                push_digest(level(&mut bufs, lvl + 1)?, &dgst, slot);
             } else {
                 root = Some(dgst);
             }
@@ -285,6 +297,17 @@ impl Drop for StopOnPanic<'_> {
             self.0.store(true, Ordering::Release);
         }
     }
+}
+
+/// The error for a tree level that does not exist (cannot happen: every level index is below
+/// `levels.len()`, the length of every per-level vector).
+fn no_level(lvl: usize) -> VerityError {
+    VerityError::Invalid(format!("internal: no tree level {lvl}"))
+}
+
+/// The partial hash block of level `lvl`.
+fn level(bufs: &mut [Vec<u8>], lvl: usize) -> Result<&mut Vec<u8>, VerityError> {
+    bufs.get_mut(lvl).ok_or_else(|| no_level(lvl))
 }
 
 fn push_digest(buf: &mut Vec<u8>, d: &[u8], slot: usize) {
