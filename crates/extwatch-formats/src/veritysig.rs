@@ -148,7 +148,7 @@ mod tests {
             "Failed to parse root hash field: empty"
         );
         assert_eq!(
-            msg(br#"{"rootHash":"xyz","signature":"AA=="}"#),
+            msg(br#"{"rootHash":"xy","signature":"AA=="}"#),
             "Failed to parse root hash field: Invalid character 'x' at position 0"
         );
     }

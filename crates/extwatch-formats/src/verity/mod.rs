@@ -43,8 +43,10 @@ pub const SUPERBLOCK_SIZE: usize = 512;
 /// Deepest tree cryptsetup accepts (`VERITY_MAX_LEVELS`).
 pub const MAX_LEVELS: usize = 63;
 
-/// Errors about verity metadata or data.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+/// Errors about verity metadata or data. A read error is kept typed in [`VerityError::Io`] but not
+/// exposed as `source()`: the message embeds its text (reports show it), so a chain printer would
+/// show it twice.
+#[derive(Debug, thiserror::Error)]
 pub enum VerityError {
     /// No `verity\0\0` magic.
     #[error("no dm-verity superblock (magic 'verity' missing)")]
@@ -67,5 +69,8 @@ pub enum VerityError {
     },
     /// Reading failed.
     #[error("I/O error: {0}")]
-    Io(String),
+    Io(std::io::Error),
+    /// A hashing thread ended without delivering its part (it panicked).
+    #[error("I/O error: a hashing thread stopped early")]
+    WorkerStopped,
 }

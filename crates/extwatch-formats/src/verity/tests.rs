@@ -122,7 +122,7 @@ fn data_shrinking_midway_ends_with_an_error_not_a_hang() {
                 };
                 let r = compute_tree(&p, &data, None, threads, &|_| {});
                 assert!(
-                    matches!(&r, Err(VerityError::Io(m)) if m.contains("shrank")),
+                    matches!(&r, Err(VerityError::Io(m)) if m.to_string().contains("shrank")),
                     "{threads} threads, good {good}: {r:?}"
                 );
             }
@@ -229,10 +229,10 @@ fn hostile_parameters_are_rejected() {
     assert!(parse_superblock(&sb).is_err());
     sb[80..82].copy_from_slice(&300u16.to_le_bytes());
     assert!(parse_superblock(&sb).is_err());
-    assert_eq!(
+    assert!(matches!(
         parse_superblock(&[0u8; 100]),
         Err(VerityError::NoSuperblock)
-    );
+    ));
     sb[32..38].copy_from_slice(b"md5\0\0\0");
     assert!(parse_superblock(&sb).is_err());
 }

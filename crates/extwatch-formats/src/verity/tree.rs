@@ -132,7 +132,7 @@ pub fn compute_tree(
                 let first = levels.get(lvl).ok_or_else(|| no_level(lvl))?.0;
                 let off = (first + idx) * hbs as u64;
                 dev.read_exact_at(off, &mut stored)
-                    .map_err(|e| VerityError::Io(e.to_string()))?;
+                    .map_err(VerityError::Io)?;
                 if stored != *block {
                     mism_count += 1;
                     if mism.len() < 16 {
@@ -205,7 +205,7 @@ pub fn compute_tree(
                             break;
                         };
                         if let Err(e) = data.read_exact_at((first + b as u64) * dbs as u64, piece) {
-                            res = Err(VerityError::Io(e.to_string()));
+                            res = Err(VerityError::Io(e));
                             break;
                         }
                         let out = out.get_mut(b * slot..).unwrap_or_default();
@@ -253,7 +253,7 @@ pub fn compute_tree(
             }
         }
         if want < nsuper {
-            return Err(VerityError::Io("a hashing thread stopped early".into()));
+            return Err(VerityError::WorkerStopped);
         }
         Ok(())
     });
