@@ -22,9 +22,9 @@
 //! `salt ‖ 4 KiB` blocks 1.5x faster per core than `sha2`. The upper levels and non-default formats
 //! (hash type 0, SHA-512) use `sha2`; the unit tests check both paths against each other.
 //!
-//! Split by concern: [`superblock`] is the on-disk header and the parameters and tree geometry it
-//! implies (pure, over bytes); `tree` recomputes and compares the hash tree (I/O through [`ReadAt`]
-//! and worker threads). The error type below is shared by both.
+//! Split by concern: `superblock` is the on-disk header and the parameters and tree geometry it
+//! implies (pure, over bytes); `tree` recomputes and compares the hash tree (I/O through
+//! [`ReadAt`](crate::ReadAt) and worker threads). The error type below is shared by both.
 
 mod superblock;
 mod tree;
@@ -34,9 +34,6 @@ mod tests;
 
 pub use superblock::{parse_superblock, Algorithm, VerityParams};
 pub use tree::{compute_tree, TreeResult};
-
-#[cfg(doc)]
-use crate::readat::ReadAt;
 
 /// Size of the on-disk superblock.
 pub const SUPERBLOCK_SIZE: usize = 512;
