@@ -35,7 +35,7 @@ pub enum Host {
 /// How an image is made.
 #[derive(Debug, Clone)]
 pub enum Recipe {
-    /// `argv` with `{src}`, `{tar}`, `{tar_plain}` and `{out}` replaced (see [`TreePaths`]).
+    /// `argv` with `{src}`, `{tar}`, `{tar_plain}` and `{out}` replaced (see [`TreePaths`](super::TreePaths)).
     Tool {
         /// Where the tool runs.
         host: Host,
