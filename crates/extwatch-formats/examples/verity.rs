@@ -2,6 +2,14 @@
 //! root hash, elapsed seconds and throughput. Used by `scripts/bench-verity.sh`.
 //!
 //! `cargo run --release -p extwatch-formats --example verity -- DATA HASH [THREADS]`
+// An example binary run by hand: its helpers may unwrap, expect, panic and index (clippy.toml allows that only
+// inside #[test] functions; a failure here should stop loudly).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::fs::File;
 use std::time::Instant;

@@ -197,25 +197,22 @@ fn parse_line(line: &str) -> Result<MountEntry, &'static str> {
 
 /// Decodes the kernel's `\ooo` octal escapes; anything else is kept verbatim.
 pub fn unescape(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'\\'
-            && i + 3 < b.len()
-            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
+    let mut rest = s.as_bytes();
+    let mut out = Vec::with_capacity(rest.len());
+    while let Some((&c, tail)) = rest.split_first() {
+        if let (b'\\', [d1 @ b'0'..=b'7', d2 @ b'0'..=b'7', d3 @ b'0'..=b'7', after @ ..]) =
+            (c, tail)
         {
-            let v = (u32::from(b[i + 1] - b'0') << 6)
-                | (u32::from(b[i + 2] - b'0') << 3)
-                | u32::from(b[i + 3] - b'0');
+            let v =
+                (u32::from(d1 - b'0') << 6) | (u32::from(d2 - b'0') << 3) | u32::from(d3 - b'0');
             if let Ok(byte) = u8::try_from(v) {
                 out.push(byte);
-                i += 4;
+                rest = after;
                 continue;
             }
         }
-        out.push(b[i]);
-        i += 1;
+        out.push(c);
+        rest = tail;
     }
     String::from_utf8_lossy(&out).into_owned()
 }

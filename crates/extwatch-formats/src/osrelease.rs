@@ -194,8 +194,7 @@ fn trim_key(key: &mut Vec<u8>) {
 
 /// systemd's `env_name_is_valid()`: non-empty, not starting with a digit, only `[A-Za-z0-9_]`.
 fn valid_env_name(k: &[u8]) -> bool {
-    !k.is_empty()
-        && !k[0].is_ascii_digit()
+    k.first().is_some_and(|c| !c.is_ascii_digit())
         && k.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'_')
 }
 

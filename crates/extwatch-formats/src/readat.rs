@@ -25,7 +25,12 @@ pub trait ReadAt: Send + Sync {
                 }
                 Ok(n) => {
                     offset += n as u64;
-                    buf = &mut buf[n..];
+                    let Some(rest) = std::mem::take(&mut buf).get_mut(n..) else {
+                        return Err(io::Error::other(
+                            "read_at returned more bytes than asked for",
+                        ));
+                    };
+                    buf = rest;
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),
@@ -62,7 +67,10 @@ impl ReadAt for &[u8] {
             return Ok(0);
         }
         let n = buf.len().min(self.len() - start);
-        buf[..n].copy_from_slice(&self[start..start + n]);
+        let (Some(dst), Some(src)) = (buf.get_mut(..n), self.get(start..start + n)) else {
+            return Ok(0); // unreachable: n fits both
+        };
+        dst.copy_from_slice(src);
         Ok(n)
     }
     fn size(&self) -> u64 {
@@ -112,7 +120,8 @@ impl ReadAt for Window {
             return Ok(0);
         }
         let n = (buf.len() as u64).min(self.len - offset) as usize;
-        self.inner.read_at(self.start + offset, &mut buf[..n])
+        self.inner
+            .read_at(self.start + offset, buf.get_mut(..n).unwrap_or_default())
     }
     fn size(&self) -> u64 {
         self.len

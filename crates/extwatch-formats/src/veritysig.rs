@@ -20,8 +20,10 @@ pub struct VeritySig {
     pub certificate_fingerprint: Option<String>,
 }
 
-/// Why systemd would reject the partition (its own words where it has them).
-#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+/// Why systemd would reject the partition (its own words where it has them). The decoders' errors
+/// are kept typed but not exposed as `source()`: systemd's message embeds their text, so a chain
+/// printer would show it twice.
+#[derive(Debug, thiserror::Error)]
 pub enum SigError {
     /// Over 4 MiB.
     #[error("Verity signature partition is larger than 4M, refusing.")]
@@ -29,18 +31,30 @@ pub enum SigError {
     /// Data after the first NUL.
     #[error("Signature data contains embedded NUL byte.")]
     EmbeddedNul,
-    /// Not JSON / not an object.
+    /// Not JSON.
     #[error("Failed to parse signature JSON data: {0}")]
-    Json(String),
+    Json(serde_json::Error),
+    /// JSON, but not an object.
+    #[error("Failed to parse signature JSON data: not a JSON object")]
+    NotObject,
     /// A mandatory key is missing.
     #[error("Signature JSON object lacks '{0}' field.")]
     Missing(&'static str),
+    /// rootHash is not a string.
+    #[error("Failed to parse root hash field: not a string")]
+    RootHashNotString,
     /// rootHash is not hex.
     #[error("Failed to parse root hash field: {0}")]
-    RootHash(String),
+    RootHash(hex::FromHexError),
+    /// rootHash is empty.
+    #[error("Failed to parse root hash field: empty")]
+    RootHashEmpty,
+    /// signature is not a string.
+    #[error("Failed to parse signature field: not a string")]
+    SignatureNotString,
     /// signature is not base64.
     #[error("Failed to parse signature field: {0}")]
-    Signature(String),
+    Signature(base64::DecodeError),
 }
 
 /// Parses the raw bytes of a signature partition.
@@ -50,33 +64,27 @@ pub fn parse_verity_sig(data: &[u8]) -> Result<VeritySig, SigError> {
     }
     let text = match data.iter().position(|c| *c == 0) {
         Some(i) => {
-            if data[i..].iter().any(|c| *c != 0) {
+            let (text, nuls) = data.split_at_checked(i).unwrap_or((data, &[]));
+            if nuls.iter().any(|c| *c != 0) {
                 return Err(SigError::EmbeddedNul);
             }
-            &data[..i]
+            text
         }
         None => data,
     };
-    let v: serde_json::Value =
-        serde_json::from_slice(text).map_err(|e| SigError::Json(e.to_string()))?;
-    let obj = v
-        .as_object()
-        .ok_or_else(|| SigError::Json("not a JSON object".into()))?;
+    let v: serde_json::Value = serde_json::from_slice(text).map_err(SigError::Json)?;
+    let obj = v.as_object().ok_or(SigError::NotObject)?;
     let rh = obj.get("rootHash").ok_or(SigError::Missing("rootHash"))?;
-    let rh = rh
-        .as_str()
-        .ok_or_else(|| SigError::RootHash("not a string".into()))?;
-    let bytes = hex::decode(rh).map_err(|e| SigError::RootHash(e.to_string()))?;
+    let rh = rh.as_str().ok_or(SigError::RootHashNotString)?;
+    let bytes = hex::decode(rh).map_err(SigError::RootHash)?;
     if bytes.is_empty() {
-        return Err(SigError::RootHash("empty".into()));
+        return Err(SigError::RootHashEmpty);
     }
     let sig = obj.get("signature").ok_or(SigError::Missing("signature"))?;
-    let sig = sig
-        .as_str()
-        .ok_or_else(|| SigError::Signature("not a string".into()))?;
+    let sig = sig.as_str().ok_or(SigError::SignatureNotString)?;
     let signature = base64::engine::general_purpose::STANDARD
         .decode(sig)
-        .map_err(|e| SigError::Signature(e.to_string()))?;
+        .map_err(SigError::Signature)?;
     let certificate_fingerprint = obj
         .get("certificateFingerprint")
         .and_then(|f| f.as_str())
@@ -103,19 +111,19 @@ mod tests {
 
         let mut bad = good.clone();
         bad[4000] = b'x';
-        assert_eq!(parse_verity_sig(&bad), Err(SigError::EmbeddedNul));
-        assert_eq!(
+        assert!(matches!(parse_verity_sig(&bad), Err(SigError::EmbeddedNul)));
+        assert!(matches!(
             parse_verity_sig(&vec![b' '; 5 * 1024 * 1024]),
             Err(SigError::TooLarge)
-        );
-        assert_eq!(
+        ));
+        assert!(matches!(
             parse_verity_sig(br#"{"signature":"AA=="}"#),
             Err(SigError::Missing("rootHash"))
-        );
-        assert_eq!(
+        ));
+        assert!(matches!(
             parse_verity_sig(br#"{"rootHash":"abcd"}"#),
             Err(SigError::Missing("signature"))
-        );
+        ));
         assert!(matches!(
             parse_verity_sig(br#"{"rootHash":"xyz","signature":"AA=="}"#),
             Err(SigError::RootHash(_))
@@ -124,7 +132,24 @@ mod tests {
             parse_verity_sig(br#"{"rootHash":"abcd","signature":"***"}"#),
             Err(SigError::Signature(_))
         ));
-        assert!(matches!(parse_verity_sig(b"[1,2]"), Err(SigError::Json(_))));
+        assert!(matches!(
+            parse_verity_sig(b"[1,2]"),
+            Err(SigError::NotObject)
+        ));
         assert!(matches!(parse_verity_sig(b"\0\0"), Err(SigError::Json(_))));
+        // The messages are systemd's words and end up in reports: they must not change.
+        let msg = |d: &[u8]| parse_verity_sig(d).map(|_| ()).unwrap_err().to_string();
+        assert_eq!(
+            msg(b"[1,2]"),
+            "Failed to parse signature JSON data: not a JSON object"
+        );
+        assert_eq!(
+            msg(br#"{"rootHash":"","signature":"AA=="}"#),
+            "Failed to parse root hash field: empty"
+        );
+        assert_eq!(
+            msg(br#"{"rootHash":"xy","signature":"AA=="}"#),
+            "Failed to parse root hash field: Invalid character 'x' at position 0"
+        );
     }
 }

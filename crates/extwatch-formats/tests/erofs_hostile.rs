@@ -12,6 +12,14 @@
 //!   printed (issue 14: the shared fragment was decompressed again for every small file).
 //!
 //! Time bounds are generous hang guards, not performance assertions.
+// Test code: its helpers may unwrap, expect, panic and index (clippy.toml allows that only
+// inside #[test] functions; a failure here should stop loudly).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

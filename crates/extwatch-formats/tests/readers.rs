@@ -1,6 +1,14 @@
 //! Image readers against images built at test time by the real tools (mksquashfs, mkfs.erofs, sfdisk),
 //! plus hostile inputs: truncations, deterministic byte flips, crafted GPTs. Run as root (setfattr on
 //! `trusted.`/`security.` and setcap need it).
+// Test code: its helpers may unwrap, expect, panic and index (clippy.toml allows that only
+// inside #[test] functions; a failure here should stop loudly).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};

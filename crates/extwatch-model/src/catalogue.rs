@@ -484,29 +484,28 @@ pub fn lookup(id: &str) -> Option<&'static CheckDef> {
 
 /// [`lookup`] usable in `const` items, so code can resolve an [`ids`] constant at compile time.
 pub const fn get(id: &str) -> Option<&'static CheckDef> {
-    let mut i = 0;
-    while i < CATALOGUE.len() {
-        let d = &CATALOGUE[i];
+    let mut rest: &'static [CheckDef] = CATALOGUE;
+    while let [d, tail @ ..] = rest {
         if const_eq(d.id.as_bytes(), id.as_bytes()) {
             return Some(d);
         }
-        i += 1;
+        rest = tail;
     }
     None
 }
 
 const fn const_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    let mut i = 0;
-    while i < a.len() {
-        if a[i] != b[i] {
-            return false;
+    let (mut a, mut b) = (a, b);
+    loop {
+        match (a, b) {
+            ([], []) => return true,
+            ([x, at @ ..], [y, bt @ ..]) if *x == *y => {
+                a = at;
+                b = bt;
+            }
+            _ => return false,
         }
-        i += 1;
     }
-    true
 }
 
 #[cfg(test)]

@@ -49,10 +49,8 @@ pub const SCHEMAS: &[SchemaFile] = &[
 /// schema file).
 pub fn schema_json<T: JsonSchema>() -> String {
     let schema = schemars::schema_for!(T);
-    // A `Schema` is a JSON value: serialising it cannot fail.
-    let mut s = serde_json::to_string_pretty(&schema).unwrap_or_default();
-    s.push('\n');
-    s
+    // `{:#}` on a JSON value is `to_string_pretty` without its `Result` (a value always prints).
+    format!("{:#}\n", schema.as_value())
 }
 
 /// The JSON Schema of [`crate::baseline::Baseline`].

@@ -15,13 +15,10 @@ use extwatch_model::{FileEntry, FileType};
 
 /// Appends `s` escaped as `systemd-dissect --mtree` escapes names.
 pub fn escape(s: &[u8], out: &mut String) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
     for &b in s {
         if !(b' '..0x7f).contains(&b) || b"\\ \t\n\r#;*?[".contains(&b) {
-            out.push('\\');
-            out.push('x');
-            out.push(HEX[usize::from(b >> 4)] as char);
-            out.push(HEX[usize::from(b & 0xf)] as char);
+            // `write!` to a String cannot fail.
+            let _ = write!(out, "\\x{b:02x}");
         } else {
             out.push(b as char);
         }

@@ -48,6 +48,15 @@
 //! running on API level '1.4'" has none while the other messages do. [`verdicts::normalize_reason`]
 //! therefore strips trailing `.` and whitespace on both sides before comparing; nothing else is changed.
 #![forbid(unsafe_code)]
+// This crate is test code (fixtures and runners used only by tests and fuzz seeds): a fixture that
+// cannot be built should stop the test loudly, so unwrap, expect, panic and indexing are allowed
+// here, unlike in the libraries the workspace lints guard.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 pub mod cli;
 pub mod fixtures;

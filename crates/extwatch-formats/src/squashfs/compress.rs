@@ -46,9 +46,55 @@ thread_local! {
     static ZLIB: RefCell<Option<flate2::Decompress>> = const { RefCell::new(None) };
 }
 
+/// Why a block did not decompress. The decoder's own error is the source; [`FsError::Malformed`]
+/// carries the whole chain as its reason (`gzip: invalid stored block lengths`).
+///
+/// [`FsError::Malformed`]: crate::FsError::Malformed
+#[derive(Debug, thiserror::Error)]
+pub enum DecompressError {
+    /// The block would decompress to more than the caller's bound.
+    #[error("block decompresses to more than {0} bytes")]
+    TooLarge(usize),
+    /// The stream ended before its end marker.
+    #[error("{0}: truncated stream")]
+    Truncated(&'static str),
+    /// zlib refused the stream.
+    #[error("gzip")]
+    Gzip(#[source] flate2::DecompressError),
+    /// liblzma refused the stream (`name` is lzma or xz).
+    #[error("{name}")]
+    Lzma {
+        /// The compressor.
+        name: &'static str,
+        /// liblzma's error.
+        #[source]
+        source: liblzma::stream::Error,
+    },
+    /// lzo refused the block (its error code).
+    #[error("lzo: error {0}")]
+    Lzo(i32),
+    /// lz4 refused the block.
+    #[error("lz4")]
+    Lz4(#[source] lz4_flex::block::DecompressError),
+    /// zstd refused the frame or could not make a context.
+    #[error("zstd")]
+    Zstd(#[source] std::io::Error),
+    /// The per-thread zstd context is missing (cannot happen: it is made just before).
+    #[error("zstd: no context")]
+    ZstdNoContext,
+    /// A compressor id this module does not decode.
+    #[error("unknown compressor id {0}")]
+    Unknown(u16),
+}
+
 /// Decompresses `data` into `out` (cleared first), failing when the result would exceed `max`
-/// bytes or the stream is corrupt. The error is a short reason for a `Malformed` message.
-pub fn decompress(id: u16, data: &[u8], out: &mut Vec<u8>, max: usize) -> Result<(), String> {
+/// bytes or the stream is corrupt.
+pub fn decompress(
+    id: u16,
+    data: &[u8],
+    out: &mut Vec<u8>,
+    max: usize,
+) -> Result<(), DecompressError> {
     out.clear();
     out.resize(max, 0);
     let n = decompress_into(id, data, out)?;
@@ -56,11 +102,8 @@ pub fn decompress(id: u16, data: &[u8], out: &mut Vec<u8>, max: usize) -> Result
     Ok(())
 }
 
-fn too_large(max: usize) -> String {
-    format!("block decompresses to more than {max} bytes")
-}
-
-fn decompress_into(id: u16, data: &[u8], out: &mut [u8]) -> Result<usize, String> {
+fn decompress_into(id: u16, data: &[u8], out: &mut [u8]) -> Result<usize, DecompressError> {
+    use DecompressError as E;
     let max = out.len();
     match id {
         GZIP => ZLIB.with(|z| {
@@ -69,14 +112,18 @@ fn decompress_into(id: u16, data: &[u8], out: &mut [u8]) -> Result<usize, String
             d.reset(true);
             let st = d
                 .decompress(data, out, flate2::FlushDecompress::Finish)
-                .map_err(|e| format!("gzip: {e}"))?;
+                .map_err(E::Gzip)?;
             match st {
                 flate2::Status::StreamEnd => Ok(d.total_out() as usize),
-                _ if d.total_out() as usize >= max => Err(too_large(max)),
-                _ => Err("gzip: truncated stream".into()),
+                _ if d.total_out() as usize >= max => Err(E::TooLarge(max)),
+                _ => Err(E::Truncated("gzip")),
             }
         }),
         LZMA | XZ => {
+            let lz = |source| E::Lzma {
+                name: name(id),
+                source,
+            };
             // A squashfs block is at most 1 MiB, so a dictionary beyond a few MiB is hostile.
             let mem = 64 << 20;
             let mut s = if id == XZ {
@@ -84,51 +131,50 @@ fn decompress_into(id: u16, data: &[u8], out: &mut [u8]) -> Result<usize, String
             } else {
                 liblzma::stream::Stream::new_lzma_decoder(mem)
             }
-            .map_err(|e| format!("{}: {e}", name(id)))?;
+            .map_err(lz)?;
             let st = s
                 .process(data, out, liblzma::stream::Action::Finish)
-                .map_err(|e| format!("{}: {e}", name(id)))?;
+                .map_err(lz)?;
             let n = s.total_out() as usize;
             match st {
                 liblzma::stream::Status::StreamEnd => Ok(n),
-                _ if n >= max => Err(too_large(max)),
-                _ => Err(format!("{}: truncated stream", name(id))),
+                _ if n >= max => Err(E::TooLarge(max)),
+                _ => Err(E::Truncated(name(id))),
             }
         }
         LZO => {
             let (got, err) = rust_lzo::LZOContext::decompress_to_slice(data, out);
             match err {
                 rust_lzo::LZOError::OK => Ok(got.len()),
-                rust_lzo::LZOError::OUTPUT_OVERRUN => Err(too_large(max)),
-                e => Err(format!("lzo: error {}", e as i32)),
+                rust_lzo::LZOError::OUTPUT_OVERRUN => Err(E::TooLarge(max)),
+                e => Err(E::Lzo(e as i32)),
             }
         }
         LZ4 => lz4_flex::block::decompress_into(data, out).map_err(|e| match e {
-            lz4_flex::block::DecompressError::OutputTooSmall { .. } => too_large(max),
-            e => format!("lz4: {e}"),
+            lz4_flex::block::DecompressError::OutputTooSmall { .. } => E::TooLarge(max),
+            e => E::Lz4(e),
         }),
         ZSTD => ZSTD_CTX.with(|c| {
             let mut c = c.borrow_mut();
             if c.is_none() {
-                *c = Some(zstd::bulk::Decompressor::new().map_err(|e| format!("zstd: {e}"))?);
+                *c = Some(zstd::bulk::Decompressor::new().map_err(E::Zstd)?);
             }
-            let d = c.as_mut().ok_or("zstd: no context")?;
+            let d = c.as_mut().ok_or(E::ZstdNoContext)?;
             // The frame header may declare its size; refuse early when it is over the bound.
             if let Ok(Some(n)) = zstd::zstd_safe::get_frame_content_size(data) {
                 if n > max as u64 {
-                    return Err(too_large(max));
+                    return Err(E::TooLarge(max));
                 }
             }
             d.decompress_to_buffer(data, out).map_err(|e| {
-                let m = e.to_string();
-                if m.contains("too small") {
-                    too_large(max)
+                if e.to_string().contains("too small") {
+                    E::TooLarge(max)
                 } else {
-                    format!("zstd: {m}")
+                    E::Zstd(e)
                 }
             })
         }),
-        other => Err(format!("unknown compressor id {other}")),
+        other => Err(E::Unknown(other)),
     }
 }
 
@@ -149,7 +195,7 @@ mod tests {
         decompress(GZIP, &z, &mut out, 20_000).unwrap();
         assert_eq!(out, data);
         let e = decompress(GZIP, &z, &mut out, 8192).unwrap_err();
-        assert!(e.contains("more than 8192"), "{e}");
+        assert!(e.to_string().contains("more than 8192"), "{e}");
         // A literal-only lz4 block (lz4_flex is built without its encoder).
         let mut lz = vec![0xf0];
         let mut n = data.len() - 15;
@@ -167,6 +213,7 @@ mod tests {
         assert_eq!(out, data);
         assert!(decompress(ZSTD, &zs, &mut out, 8192)
             .unwrap_err()
+            .to_string()
             .contains("more than"));
         assert!(decompress(9, &zs, &mut out, 8192).is_err());
         assert!(decompress(XZ, b"garbage", &mut out, 8192).is_err());

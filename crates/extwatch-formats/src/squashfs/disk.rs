@@ -84,20 +84,97 @@ pub struct Superblock {
     pub frag_table: u64,
 }
 
+/// Why a squashfs on-disk structure is malformed. The messages are the `reason` of the
+/// [`FsError::Malformed`](crate::FsError::Malformed) the reader reports, so they stay short.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DiskError {
+    /// Fewer bytes than a superblock.
+    #[error("image shorter than a superblock")]
+    ShortSuperblock,
+    /// No `hsqs` magic.
+    #[error("bad magic")]
+    BadMagic,
+    /// Not squashfs 4.0.
+    #[error("unsupported version {major}.{minor}")]
+    Version {
+        /// Major version.
+        major: u16,
+        /// Minor version.
+        minor: u16,
+    },
+    /// Block size not a power of two in 4 KiB–1 MiB, or disagreeing with `block_log`.
+    #[error("invalid block size {0}")]
+    BlockSize(u32),
+    /// A compressor id this reader does not know.
+    #[error("unknown compressor id {0}")]
+    Compressor(u16),
+    /// The inode and directory tables are not in order inside the image.
+    #[error("inode/directory tables out of order or out of range")]
+    TableOrder,
+    /// No uid/gid entries.
+    #[error("empty id table")]
+    EmptyIdTable,
+    /// No inodes.
+    #[error("no inodes")]
+    NoInodes,
+    /// An inode or directory reference whose offset is outside a metadata block.
+    #[error("reference offset {0} beyond an 8 KiB metadata block")]
+    RefOffset(usize),
+    /// An inode or directory reference whose block start is out of range.
+    #[error("reference block {0} out of range")]
+    RefBlock(u64),
+    /// A structure cut short.
+    #[error("truncated {0}")]
+    Truncated(&'static str),
+    /// An inode body cut short.
+    #[error("truncated inode of type {0}")]
+    TruncatedInode(u16),
+    /// An inode type outside 1–14.
+    #[error("unknown inode type {0}")]
+    InodeType(u16),
+    /// A directory header claiming more than 256 entries.
+    #[error("directory header counts {0} entries (at most 256)")]
+    DirCount(u64),
+    /// A directory entry type outside 1–7.
+    #[error("directory entry of unknown type {0}")]
+    EntryType(u16),
+    /// A directory entry name longer than 256 bytes.
+    #[error("directory entry name of {0} bytes")]
+    NameLength(usize),
+    /// A directory entry whose inode offset is outside a metadata block.
+    #[error("directory entry inode offset {0} beyond its block")]
+    EntryOffset(u16),
+    /// An empty name.
+    #[error("empty entry name")]
+    EmptyName,
+    /// A name `.` or `..` (shown escaped).
+    #[error("entry named \"{0}\"")]
+    DotName(String),
+    /// A name holding `/` (shown escaped).
+    #[error("entry name \"{0}\" contains '/'")]
+    SlashInName(String),
+    /// A name holding NUL (shown escaped).
+    #[error("entry name \"{0}\" contains NUL")]
+    NulInName(String),
+    /// A metadata block header with length 0 or over 8 KiB.
+    #[error("bad metadata block length {0}")]
+    MetaLength(usize),
+}
+
 /// Parses and checks the superblock: magic, version 4.0, block size, table order.
-pub fn parse_superblock(b: &[u8]) -> Result<Superblock, String> {
+pub fn parse_superblock(b: &[u8]) -> Result<Superblock, DiskError> {
     if b.len() < SUPERBLOCK_SIZE {
-        return Err("image shorter than a superblock".into());
+        return Err(DiskError::ShortSuperblock);
     }
     if b.get(0..4) != Some(b"hsqs") {
-        return Err("bad magic".into());
+        return Err(DiskError::BadMagic);
     }
     let g16 = |at| le16(b, at).unwrap_or(0);
     let g32 = |at| le32(b, at).unwrap_or(0);
     let g64 = |at| le64(b, at).unwrap_or(0);
     let (major, minor) = (g16(28), g16(30));
     if (major, minor) != (4, 0) {
-        return Err(format!("unsupported version {major}.{minor}"));
+        return Err(DiskError::Version { major, minor });
     }
     let sb = Superblock {
         inode_count: g32(4),
@@ -119,38 +196,36 @@ pub fn parse_superblock(b: &[u8]) -> Result<Superblock, String> {
         || !sb.block_size.is_power_of_two()
         || u32::from(block_log) != sb.block_size.trailing_zeros()
     {
-        return Err(format!("invalid block size {}", sb.block_size));
+        return Err(DiskError::BlockSize(sb.block_size));
     }
     if !super::compress::supported(sb.compressor) {
-        return Err(format!("unknown compressor id {}", sb.compressor));
+        return Err(DiskError::Compressor(sb.compressor));
     }
     if sb.inode_table < SUPERBLOCK_SIZE as u64
         || sb.inode_table >= sb.dir_table
         || sb.dir_table >= sb.bytes_used
     {
-        return Err("inode/directory tables out of order or out of range".into());
+        return Err(DiskError::TableOrder);
     }
     if sb.id_count == 0 {
-        return Err("empty id table".into());
+        return Err(DiskError::EmptyIdTable);
     }
     if sb.inode_count == 0 {
-        return Err("no inodes".into());
+        return Err(DiskError::NoInodes);
     }
     Ok(sb)
 }
 
 /// Splits an inode or directory reference into (metadata block start relative to its table,
 /// offset inside the decompressed block), checking the offset is inside a block.
-pub fn split_ref(r: u64) -> Result<(u64, usize), String> {
+pub fn split_ref(r: u64) -> Result<(u64, usize), DiskError> {
     let block = r >> 16;
     let off = (r & 0xffff) as usize;
     if off >= METADATA_SIZE {
-        return Err(format!(
-            "reference offset {off} beyond an 8 KiB metadata block"
-        ));
+        return Err(DiskError::RefOffset(off));
     }
     if block >= 1 << 32 {
-        return Err(format!("reference block {block} out of range"));
+        return Err(DiskError::RefBlock(block));
     }
     Ok((block, off))
 }
@@ -176,8 +251,8 @@ pub struct InodeHeader {
 pub const INODE_HEADER_SIZE: usize = 16;
 
 /// Parses an inode header.
-pub fn parse_inode_header(b: &[u8]) -> Result<InodeHeader, String> {
-    let bad = || "truncated inode header".to_string();
+pub fn parse_inode_header(b: &[u8]) -> Result<InodeHeader, DiskError> {
+    let bad = || DiskError::Truncated("inode header");
     let h = InodeHeader {
         kind: le16(b, 0).ok_or_else(bad)?,
         mode: le16(b, 2).ok_or_else(bad)?,
@@ -187,7 +262,7 @@ pub fn parse_inode_header(b: &[u8]) -> Result<InodeHeader, String> {
         number: le32(b, 12).ok_or_else(bad)?,
     };
     if !(1..=14).contains(&h.kind) {
-        return Err(format!("unknown inode type {}", h.kind));
+        return Err(DiskError::InodeType(h.kind));
     }
     Ok(h)
 }
@@ -265,8 +340,8 @@ pub enum InodeBody {
 }
 
 /// Parses the fixed body of an inode of type `kind` (`b` is [`body_size`] bytes).
-pub fn parse_inode_body(kind: u16, b: &[u8]) -> Result<InodeBody, String> {
-    let bad = || format!("truncated inode of type {kind}");
+pub fn parse_inode_body(kind: u16, b: &[u8]) -> Result<InodeBody, DiskError> {
+    let bad = || DiskError::TruncatedInode(kind);
     let r16 = |at| le16(b, at).ok_or_else(bad);
     let r32 = |at| le32(b, at).ok_or_else(bad);
     let r64 = |at| le64(b, at).ok_or_else(bad);
@@ -322,7 +397,7 @@ pub fn parse_inode_body(kind: u16, b: &[u8]) -> Result<InodeBody, String> {
             socket: kind == 14,
             xattr: r32(4)?,
         },
-        other => return Err(format!("unknown inode type {other}")),
+        other => return Err(DiskError::InodeType(other)),
     })
 }
 
@@ -362,14 +437,11 @@ pub const DIR_HEADER_SIZE: usize = 12;
 pub const DIR_ENTRY_SIZE: usize = 8;
 
 /// Parses a directory header.
-pub fn parse_dir_header(b: &[u8]) -> Result<DirHeader, String> {
-    let bad = || "truncated directory header".to_string();
+pub fn parse_dir_header(b: &[u8]) -> Result<DirHeader, DiskError> {
+    let bad = || DiskError::Truncated("directory header");
     let count = le32(b, 0).ok_or_else(bad)?;
     if count >= DIR_COUNT {
-        return Err(format!(
-            "directory header counts {} entries (at most 256)",
-            u64::from(count) + 1
-        ));
+        return Err(DiskError::DirCount(u64::from(count) + 1));
     }
     Ok(DirHeader {
         count: count + 1,
@@ -392,8 +464,8 @@ pub struct DirEntryHead {
 }
 
 /// Parses the fixed part of a directory entry.
-pub fn parse_dir_entry(b: &[u8]) -> Result<DirEntryHead, String> {
-    let bad = || "truncated directory entry".to_string();
+pub fn parse_dir_entry(b: &[u8]) -> Result<DirEntryHead, DiskError> {
+    let bad = || DiskError::Truncated("directory entry");
     let e = DirEntryHead {
         offset: le16(b, 0).ok_or_else(bad)?,
         delta: le16(b, 2).ok_or_else(bad)? as i16,
@@ -401,34 +473,31 @@ pub fn parse_dir_entry(b: &[u8]) -> Result<DirEntryHead, String> {
         name_len: usize::from(le16(b, 6).ok_or_else(bad)?) + 1,
     };
     if !(1..=7).contains(&e.kind) {
-        return Err(format!("directory entry of unknown type {}", e.kind));
+        return Err(DiskError::EntryType(e.kind));
     }
     if e.name_len > MAX_NAME {
-        return Err(format!("directory entry name of {} bytes", e.name_len));
+        return Err(DiskError::NameLength(e.name_len));
     }
     if usize::from(e.offset) >= METADATA_SIZE {
-        return Err(format!(
-            "directory entry inode offset {} beyond its block",
-            e.offset
-        ));
+        return Err(DiskError::EntryOffset(e.offset));
     }
     Ok(e)
 }
 
 /// Checks a name as `unsquashfs` does: not empty, not `.` or `..`, no `/` and no NUL.
-pub fn check_name(name: &[u8]) -> Result<(), String> {
+pub fn check_name(name: &[u8]) -> Result<(), DiskError> {
     let show = || String::from_utf8_lossy(name).escape_debug().to_string();
     if name.is_empty() {
-        return Err("empty entry name".into());
+        return Err(DiskError::EmptyName);
     }
     if name == b"." || name == b".." {
-        return Err(format!("entry named \"{}\"", show()));
+        return Err(DiskError::DotName(show()));
     }
     if name.contains(&b'/') {
-        return Err(format!("entry name \"{}\" contains '/'", show()));
+        return Err(DiskError::SlashInName(show()));
     }
     if name.contains(&0) {
-        return Err(format!("entry name \"{}\" contains NUL", show()));
+        return Err(DiskError::NulInName(show()));
     }
     Ok(())
 }
@@ -453,9 +522,10 @@ pub struct Fragment {
 pub const FRAGMENT_ENTRY_SIZE: usize = 16;
 
 /// Parses a fragment table entry.
-pub fn parse_fragment(b: &[u8]) -> Result<Fragment, String> {
-    let start = le64(b, 0).ok_or("truncated fragment entry")?;
-    let (size, uncompressed) = parse_block_size(le32(b, 8).ok_or("truncated fragment entry")?);
+pub fn parse_fragment(b: &[u8]) -> Result<Fragment, DiskError> {
+    let start = le64(b, 0).ok_or(DiskError::Truncated("fragment entry"))?;
+    let (size, uncompressed) =
+        parse_block_size(le32(b, 8).ok_or(DiskError::Truncated("fragment entry"))?);
     Ok(Fragment {
         start,
         size,
@@ -464,10 +534,10 @@ pub fn parse_fragment(b: &[u8]) -> Result<Fragment, String> {
 }
 
 /// A metadata block header: (stored length, stored uncompressed).
-pub fn parse_meta_header(h: u16) -> Result<(usize, bool), String> {
+pub fn parse_meta_header(h: u16) -> Result<(usize, bool), DiskError> {
     let len = usize::from(h & 0x7fff);
     if len == 0 || len > METADATA_SIZE {
-        return Err(format!("bad metadata block length {len}"));
+        return Err(DiskError::MetaLength(len));
     }
     Ok((len, h & 0x8000 != 0))
 }

@@ -11,7 +11,7 @@ use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use super::{compress, disk, malformed};
+use super::{compress, disk, malformed, malformed_by};
 use crate::fsimage::{limits, FsError};
 use crate::readat::ReadAt;
 
@@ -104,7 +104,7 @@ impl Meta {
         } else {
             let mut out = Vec::new();
             compress::decompress(self.compressor, payload, &mut out, disk::METADATA_SIZE)
-                .map_err(|e| malformed(format!("metadata block at {at}: {e}")))?;
+                .map_err(|e| malformed_by(format_args!("metadata block at {at}"), &e))?;
             out
         };
         if data.is_empty() {

@@ -15,8 +15,8 @@
 //! Metadata blocks are read through the reader's bounded cache ([`super::meta`]).
 
 use super::disk::{le16, le32, le64, Superblock, METADATA_SIZE as METADATA_MAX, NOT_SET, NO_XATTR};
-use super::malformed;
 use super::meta::{Cursor, Meta};
+use super::{malformed, malformed_by};
 use crate::fsimage::{limits, FsError};
 use crate::readat::ReadAt;
 
@@ -66,7 +66,7 @@ impl XattrTable {
         }
         let mut hdr = [0u8; 16];
         src.read_exact_at(sb.xattr_table, &mut hdr)
-            .map_err(|e| malformed(format!("xattr id table: {e}")))?;
+            .map_err(|e| malformed_by("xattr id table", &e))?;
         let kv_start = le64(&hdr, 0).unwrap_or(0);
         let ids = le32(&hdr, 8).unwrap_or(0);
         if kv_start >= sb.xattr_table {
@@ -80,7 +80,7 @@ impl XattrTable {
         }
         let mut raw = vec![0u8; ptr_bytes as usize];
         src.read_exact_at(sb.xattr_table + 16, &mut raw)
-            .map_err(|e| malformed(format!("xattr id table: {e}")))?;
+            .map_err(|e| malformed_by("xattr id table", &e))?;
         let id_blocks = raw
             .chunks_exact(8)
             .filter_map(|c| le64(c, 0))
