@@ -49,8 +49,11 @@ pub const SCHEMAS: &[SchemaFile] = &[
 /// schema file).
 pub fn schema_json<T: JsonSchema>() -> String {
     let schema = schemars::schema_for!(T);
-    // `{:#}` on a JSON value is `to_string_pretty` without its `Result` (a value always prints).
-    format!("{:#}\n", schema.as_value())
+    // Serialised through `Schema` (not its inner value), which puts `$schema`, `title` and
+    // `description` first; a `Schema` is a JSON value, so this cannot fail.
+    let mut s = serde_json::to_string_pretty(&schema).unwrap_or_default();
+    s.push('\n');
+    s
 }
 
 /// The JSON Schema of [`crate::baseline::Baseline`].
