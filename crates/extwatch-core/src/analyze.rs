@@ -7,13 +7,13 @@ use extwatch_formats::{limits, open_image, RawFormat, ReadAt};
 use extwatch_model::{Compatibility, Image, ImageClass, ImageFormat};
 use sha2::{Digest, Sha256};
 
-use crate::budget::RunBudget;
+use crate::host::budget::RunBudget;
 use crate::content::Content;
 use crate::discover::{Found, Kind};
 use crate::provenance::{self, TrustCtx};
 use crate::release::{find_release_budgeted, validate, HostRelease, Lookup};
-use crate::rootfs::{xattr_fd, RootFs};
-use crate::version::SystemdVersion;
+use crate::host::rootfs::{xattr_fd, RootFs};
+use crate::host::version::SystemdVersion;
 
 /// Facts about an image beyond the model that checks need.
 #[derive(Debug, Clone, Default)]

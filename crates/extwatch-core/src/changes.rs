@@ -17,8 +17,8 @@ use crate::analyze::Extra;
 use crate::content::Content;
 use crate::files::{hash_files, walk, FileEntry, WalkLimits};
 use crate::overlay::{self, Change, Layer, Origin};
-use crate::rootfs::RootFs;
-use crate::vercmp::strverscmp_improved;
+use crate::host::rootfs::RootFs;
+use crate::host::vercmp::strverscmp_improved;
 
 /// One shadowed or overridden path with the hashes on both sides.
 #[derive(Debug, Clone)]
@@ -114,7 +114,7 @@ pub fn analyze(
     limits: &WalkLimits,
     threads: usize,
     hash_all: bool,
-    budget: &crate::budget::RunBudget,
+    budget: &crate::host::budget::RunBudget,
 ) -> Analysis {
     let mut out = Analysis::default();
     for (class, hiers) in classes {
@@ -361,7 +361,7 @@ fn hash_subset(
     merged: bool,
     root: &RootFs,
     hier: &str,
-    budget: &crate::budget::RunBudget,
+    budget: &crate::host::budget::RunBudget,
     errors: &mut Vec<String>,
 ) -> Vec<FileEntry> {
     if sel.is_empty() {

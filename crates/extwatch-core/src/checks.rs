@@ -35,7 +35,7 @@ pub struct Inputs<'a> {
     /// The host's verity.d trust store.
     pub host_trust: &'a crate::trust::HostTrust,
     /// systemd version in force.
-    pub version: crate::version::SystemdVersion,
+    pub version: crate::host::version::SystemdVersion,
     /// What each extension changes, when computed.
     pub content: Option<&'a crate::changes::Analysis>,
     /// FIFOs, sockets and character devices in search directories.
@@ -505,7 +505,7 @@ mod tests {
             have_mounts: false,
             policies: &[],
             host_trust: &trust,
-            version: crate::version::SystemdVersion::DEFAULT,
+            version: crate::host::version::SystemdVersion::DEFAULT,
             content: Some(&crate::changes::Analysis::default()),
             special: &[],
         });

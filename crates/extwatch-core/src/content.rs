@@ -3,7 +3,7 @@
 
 use extwatch_formats::{EntryKind, FsError, FsReader};
 
-use crate::rootfs::RootFs;
+use crate::host::rootfs::RootFs;
 
 /// Most symlinks followed inside an image for one lookup (systemd's CHASE_MAX is 32).
 const MAX_HOPS: usize = 32;

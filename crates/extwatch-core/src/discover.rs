@@ -15,10 +15,10 @@ use std::collections::HashMap;
 use extwatch_model::ImageClass;
 use rustix::fs::FileType;
 
-use crate::paths;
-use crate::rootfs::{join, RootFs};
-use crate::vercmp::strverscmp_improved;
-use crate::version::SystemdVersion;
+use crate::host::paths;
+use crate::host::rootfs::{join, RootFs};
+use crate::host::vercmp::strverscmp_improved;
+use crate::host::version::SystemdVersion;
 
 /// What an entry is on disk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -238,12 +238,12 @@ fn scan_dir(
                     warnings.push(format!(
                         "{}: {}; not an image",
                         root.display(&path),
-                        crate::rootfs::not_regular(&st)
+                        crate::host::rootfs::not_regular(&st)
                     ));
                     special.push(SpecialFile {
                         path: path.clone(),
                         search_dir: dir.to_string(),
-                        what: crate::rootfs::special_kind(&st),
+                        what: crate::host::rootfs::special_kind(&st),
                     });
                 }
                 continue;
@@ -388,65 +388,6 @@ fn vpick(
     Some((base.to_string(), resolved, kind))
 }
 
-/// systemd's architecture names (`architecture_to_string()`).
-pub const ARCHITECTURES: &[&str] = &[
-    "x86",
-    "x86-64",
-    "ppc",
-    "ppc-le",
-    "ppc64",
-    "ppc64-le",
-    "ia64",
-    "parisc",
-    "parisc64",
-    "s390",
-    "s390x",
-    "sparc",
-    "sparc64",
-    "mips",
-    "mips-le",
-    "mips64",
-    "mips64-le",
-    "alpha",
-    "arm",
-    "arm-be",
-    "arm64",
-    "arm64-be",
-    "sh",
-    "sh64",
-    "m68k",
-    "tilegx",
-    "cris",
-    "nios2",
-    "riscv32",
-    "riscv64",
-    "arc",
-    "arc-be",
-    "loongarch64",
-];
-
 fn is_arch(s: &str) -> bool {
-    ARCHITECTURES.contains(&s)
-}
-
-/// systemd's name for the architecture extwatch runs on (`uname_architecture()`).
-pub fn native_architecture() -> &'static str {
-    match std::env::consts::ARCH {
-        "x86_64" => "x86-64",
-        "x86" => "x86",
-        "aarch64" => "arm64",
-        "arm" => "arm",
-        "powerpc64" if cfg!(target_endian = "little") => "ppc64-le",
-        "powerpc64" => "ppc64",
-        "s390x" => "s390x",
-        "riscv64" => "riscv64",
-        "loongarch64" => "loongarch64",
-        "mips64" => "mips64",
-        _ => "unknown",
-    }
-}
-
-/// Interns an architecture name given on the command line.
-pub fn architecture_name(s: &str) -> Option<&'static str> {
-    ARCHITECTURES.iter().copied().find(|a| *a == s)
+    crate::host::arch::ARCHITECTURES.contains(&s)
 }

@@ -35,7 +35,7 @@ use rustix::fs::{AtFlags, FileType as RxType, Mode, OFlags, ResolveFlags};
 use sha2::{Digest, Sha256};
 
 use crate::content::Content;
-use crate::rootfs::RootFs;
+use crate::host::rootfs::RootFs;
 
 /// One entry of an image's file system.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -688,7 +688,7 @@ impl<'a> Hasher<'a> {
             Hasher::Dir(root) => {
                 // O_PATH, fstat, re-open only a regular file (rootfs module doc): a file swapped
                 // for a FIFO or a device node since the walk is reported, never opened.
-                let fd = crate::rootfs::open_regular_at(*root, &e.path, RESOLVE_STRICT, true)
+                let fd = crate::host::rootfs::open_regular_at(*root, &e.path, RESOLVE_STRICT, true)
                     .map_err(|err| {
                         format!(
                             "{}: cannot open: {err} (directory image changed during the walk?)",

@@ -7,7 +7,7 @@
 //! [`checks`] (findings) → [`render`] (table/JSON).
 
 pub mod analyze;
-pub mod budget;
+pub(crate) mod host;
 pub mod changes;
 pub mod checks;
 pub mod checks_content;
@@ -16,16 +16,12 @@ pub mod discover;
 pub mod files;
 pub mod merged;
 pub mod overlay;
-pub mod paths;
 pub mod policy;
 pub mod provenance;
 pub mod release;
 pub mod render;
-pub mod rootfs;
 pub mod trust;
-pub mod vercmp;
 pub mod verify;
-pub mod version;
 
 use std::path::{Path, PathBuf};
 
@@ -33,8 +29,9 @@ use extwatch_formats::mountinfo::parse_mountinfo_table;
 use extwatch_formats::osrelease::parse_os_release;
 use extwatch_model::{Host, ImageClass, Report, SCHEMA};
 
-use crate::rootfs::RootFs;
-use crate::version::SystemdVersion;
+pub use crate::host::version::SystemdVersion;
+pub use crate::host::rootfs::{open_operator_file, RootFs};
+pub use crate::host::arch::{architecture_name, native_architecture};
 
 /// Errors that stop an audit (everything else is a finding or a check error).
 #[derive(Debug, thiserror::Error)]
@@ -104,16 +101,16 @@ pub fn audit_full(
     let mut warnings = Vec::new();
     let (version, version_source) = match opts.systemd_version {
         Some(v) => (v, "option".to_string()),
-        None => match version::detect(&root) {
+        None => match host::version::detect(&root) {
             Some((v, p)) => (v, format!("detected:{p}")),
             None => (SystemdVersion::DEFAULT, "default".to_string()),
         },
     };
     let arch = match &opts.architecture {
         Some(a) => {
-            discover::architecture_name(a).ok_or_else(|| AuditError::Architecture(a.clone()))?
+            host::arch::architecture_name(a).ok_or_else(|| AuditError::Architecture(a.clone()))?
         }
-        None => discover::native_architecture(),
+        None => host::arch::native_architecture(),
     };
     let initrd = opts
         .initrd
@@ -129,7 +126,7 @@ pub fn audit_full(
         root_display: root.display_path().display().to_string(),
     };
     // One set of per-run budgets (release bytes, bytes hashed, evidence wall clock) for all images.
-    let budget = budget::RunBudget::default();
+    let budget = host::budget::RunBudget::default();
 
     let mi_path = opts
         .mountinfo
@@ -207,7 +204,7 @@ pub fn audit_full(
         let classes: Vec<(ImageClass, &'static [&'static str])> =
             [ImageClass::Sysext, ImageClass::Confext]
                 .into_iter()
-                .map(|c| (c, paths::hierarchies(c, version)))
+                .map(|c| (c, host::paths::hierarchies(c, version)))
                 .filter(|(_, h)| !h.is_empty())
                 .collect();
         changes::analyze(
@@ -306,7 +303,7 @@ fn analyze_all(
     host: &release::HostRelease,
     v: SystemdVersion,
     trust: &provenance::TrustCtx,
-    budget: &budget::RunBudget,
+    budget: &host::budget::RunBudget,
 ) -> Vec<(extwatch_model::Image, analyze::Extra)> {
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())

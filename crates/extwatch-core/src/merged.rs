@@ -5,9 +5,9 @@
 use extwatch_formats::mountinfo::{overlay_lowerdirs, MountEntry};
 use extwatch_model::{Hierarchy, ImageClass, Marker, OverlayMount};
 
-use crate::paths;
-use crate::rootfs::RootFs;
-use crate::version::SystemdVersion;
+use crate::host::paths;
+use crate::host::rootfs::RootFs;
+use crate::host::version::SystemdVersion;
 
 /// Largest marker file read.
 const MAX_MARKER: u64 = 1024 * 1024;

@@ -9,7 +9,7 @@ use extwatch_formats::osrelease::parse_os_release;
 use extwatch_model::ImageClass;
 
 use crate::content::Content;
-use crate::version::SystemdVersion;
+use crate::host::version::SystemdVersion;
 
 /// Largest release file read (systemd's `READ_FULL_BYTES_MAX`).
 const MAX_RELEASE: u64 = extwatch_formats::osrelease::MAX_RELEASE_SIZE as u64;

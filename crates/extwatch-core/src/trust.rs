@@ -19,7 +19,7 @@ use std::path::Path;
 use extwatch_formats::limits;
 use extwatch_formats::pkcs7::{self, parse_cert_pem, TrustedCert};
 
-use crate::rootfs::RootFs;
+use crate::host::rootfs::RootFs;
 
 /// The `verity.d` directories systemd reads, highest precedence first.
 pub const VERITY_DIRS: [&str; 4] = [

@@ -10,7 +10,7 @@ use extwatch_model::{ImageClass, ImageFormat, PartitionInfo, SignatureStatus, Ve
 
 use crate::provenance::{self, TrustCtx};
 use crate::release::find_release;
-use crate::version::SystemdVersion;
+use crate::host::version::SystemdVersion;
 
 fn role_name(r: &PartitionRole) -> String {
     match r {
@@ -81,7 +81,7 @@ pub fn verify_image(
         return out;
     }
     // Only a regular file is opened (never a FIFO, which would block, or a device node).
-    let file = match crate::rootfs::open_operator_file(path) {
+    let file = match crate::host::rootfs::open_operator_file(path) {
         Ok(f) => f,
         Err(e) => {
             out.errors.push(format!("cannot open: {e}"));
@@ -155,7 +155,7 @@ fn check_contents(
             } else {
                 dir
             };
-            crate::rootfs::RootFs::open(dir)
+            crate::host::rootfs::RootFs::open(dir)
                 .map(|r| {
                     crate::analyze::sidecars(&r, &format!("/{}", name.to_string_lossy()), &file)
                 })

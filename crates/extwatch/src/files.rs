@@ -11,7 +11,7 @@ use std::sync::Arc;
 use anyhow::{bail, Context, Result};
 use extwatch_core::content::Content;
 use extwatch_core::files::{self, EntryKind, FileEntry, WalkLimits};
-use extwatch_core::rootfs::RootFs;
+use extwatch_core::RootFs;
 use extwatch_model::ImageFormat;
 
 /// Output formats of `extwatch files`.
@@ -74,7 +74,7 @@ fn open(
             }
             r.open_file(p).map_err(|e| e.to_string())?
         }
-        None => match extwatch_core::rootfs::open_operator_file(path) {
+        None => match extwatch_core::open_operator_file(path) {
             Ok(f) => f,
             Err(e) => {
                 // A directory is not a regular file; everything else stays refused.
@@ -100,10 +100,10 @@ fn open(
 /// Runs `extwatch files`.
 pub fn run(args: &FilesArgs) -> Result<ExitCode> {
     let arch = match &args.architecture {
-        Some(a) => extwatch_core::discover::architecture_name(a).with_context(|| {
+        Some(a) => extwatch_core::architecture_name(a).with_context(|| {
             format!("unknown architecture '{a}' (use systemd's names, e.g. x86-64, arm64)")
         })?,
-        None => extwatch_core::discover::native_architecture(),
+        None => extwatch_core::native_architecture(),
     };
     let shown = args.image.display().to_string();
     let (content, format) = open(&args.image, args.root.as_deref(), arch)

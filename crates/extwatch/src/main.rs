@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use extwatch_core::version::SystemdVersion;
+use extwatch_core::SystemdVersion;
 use extwatch_model::Severity;
 
 mod files;
@@ -340,9 +340,9 @@ fn verify(
         FileHash::IfNoVerity
     };
     let arch = match arch {
-        Some(a) => extwatch_core::discover::architecture_name(a)
+        Some(a) => extwatch_core::architecture_name(a)
             .with_context(|| format!("unknown architecture {a:?}"))?,
-        None => extwatch_core::discover::native_architecture(),
+        None => extwatch_core::native_architecture(),
     };
     let ctx = TrustCtx {
         host: Default::default(),
