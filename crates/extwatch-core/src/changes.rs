@@ -13,7 +13,7 @@ use std::sync::Arc;
 use extwatch_formats::{open_image, EntryKind, ReadAt};
 use extwatch_model::{Hierarchy, Image, ImageClass, ImageFormat};
 
-use crate::analyze::Extra;
+use crate::inventory::image::Extra;
 use crate::content::Content;
 use crate::files::{hash_files, walk, FileEntry, WalkLimits};
 use crate::overlay::{self, Change, Layer, Origin};

@@ -7,8 +7,8 @@
 use extwatch_model::{CheckRun, CheckStatus, Finding, Hierarchy, Image, ImageClass, ImageFormat};
 use serde_json::json;
 
-use crate::analyze::Extra;
-use crate::merged::overlay_is_systemds;
+use crate::inventory::image::Extra;
+use crate::inventory::merged::overlay_is_systemds;
 
 pub use extwatch_model::catalogue::{CheckDef, CATALOGUE};
 
@@ -31,7 +31,7 @@ pub struct Inputs<'a> {
     /// The mount table was available.
     pub have_mounts: bool,
     /// Effective image policies per class.
-    pub policies: &'a [crate::policy::Effective],
+    pub policies: &'a [crate::inventory::policy::Effective],
     /// The host's verity.d trust store.
     pub host_trust: &'a crate::trust::HostTrust,
     /// systemd version in force.
@@ -39,7 +39,7 @@ pub struct Inputs<'a> {
     /// What each extension changes, when computed.
     pub content: Option<&'a crate::changes::Analysis>,
     /// FIFOs, sockets and character devices in search directories.
-    pub special: &'a [crate::discover::SpecialFile],
+    pub special: &'a [crate::inventory::discover::SpecialFile],
 }
 
 /// Builds a finding with the catalogue's severity and controls.

@@ -830,7 +830,7 @@ pub fn to_record(e: &FileEntry) -> FileRecord {
         uid: e.uid,
         gid: e.gid,
         size: e.size,
-        mtime: crate::analyze::rfc3339(e.mtime),
+        mtime: crate::time::rfc3339(e.mtime),
         device: matches!(e.kind, EntryKind::CharDevice | EntryKind::BlockDevice).then(|| {
             let (ma, mi) = major_minor(e.rdev);
             format!("{ma}:{mi}")

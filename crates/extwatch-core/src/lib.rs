@@ -6,19 +6,16 @@
 //! [`analyze`] (open each image, read its release, judge it) → [`merged`] (what is merged now) →
 //! [`checks`] (findings) → [`render`] (table/JSON).
 
-pub mod analyze;
 pub(crate) mod host;
+pub(crate) mod inventory;
+pub(crate) mod time;
 pub mod changes;
 pub mod checks;
 pub mod checks_content;
 pub mod content;
-pub mod discover;
 pub mod files;
-pub mod merged;
 pub mod overlay;
-pub mod policy;
 pub mod provenance;
-pub mod release;
 pub mod render;
 pub mod trust;
 pub mod verify;
@@ -31,6 +28,7 @@ use extwatch_model::{Host, ImageClass, Report, SCHEMA};
 
 pub use crate::host::version::SystemdVersion;
 pub use crate::host::rootfs::{open_operator_file, RootFs};
+pub use crate::time::rfc3339;
 pub use crate::host::arch::{architecture_name, native_architecture};
 
 /// Errors that stop an audit (everything else is a finding or a check error).
@@ -119,7 +117,7 @@ pub fn audit_full(
     if let Some(e) = &os_release_error {
         warnings.push(format!("host os-release: {e}"));
     }
-    let host_rel = release::HostRelease {
+    let host_rel = inventory::release::HostRelease {
         os_release: os_release.clone(),
         scope: if initrd { "initrd" } else { "system" },
         arch,
@@ -156,12 +154,12 @@ pub fn audit_full(
         }
     };
 
-    let dopts = discover::DiscoverOptions {
+    let dopts = inventory::discover::DiscoverOptions {
         version,
         initrd,
         arch,
     };
-    let (found, special, w) = discover::discover(&root, &dopts);
+    let (found, special, w) = inventory::discover::discover(&root, &dopts);
     warnings.extend(w);
     let trust = provenance::TrustCtx {
         host: trust::load_host(&root),
@@ -176,7 +174,7 @@ pub fn audit_full(
     };
     let mut images = analyze_all(&root, &found, &host_rel, version, &trust, &budget);
 
-    let (hierarchies, w) = merged::hierarchies(&root, mounts.as_deref(), version);
+    let (hierarchies, w) = inventory::merged::hierarchies(&root, mounts.as_deref(), version);
     warnings.extend(w);
     for h in hierarchies.iter().filter(|h| h.merged) {
         for n in &h.extensions {
@@ -220,10 +218,10 @@ pub fn audit_full(
         )
     });
     let (findings, checks) = if opts.checks {
-        let policies: Vec<policy::Effective> = [ImageClass::Sysext, ImageClass::Confext]
+        let policies: Vec<inventory::policy::Effective> = [ImageClass::Sysext, ImageClass::Confext]
             .into_iter()
             .filter(|c| *c == ImageClass::Sysext || version.major >= 254)
-            .map(|c| policy::effective(&root, c, version))
+            .map(|c| inventory::policy::effective(&root, c, version))
             .collect();
         checks::run(&checks::Inputs {
             images: &images,
@@ -299,26 +297,26 @@ fn host_os_release(
 /// Analyses images on up to `available_parallelism` threads (hashing dominates), keeping order.
 fn analyze_all(
     root: &RootFs,
-    found: &[discover::Found],
-    host: &release::HostRelease,
+    found: &[inventory::discover::Found],
+    host: &inventory::release::HostRelease,
     v: SystemdVersion,
     trust: &provenance::TrustCtx,
     budget: &host::budget::RunBudget,
-) -> Vec<(extwatch_model::Image, analyze::Extra)> {
+) -> Vec<(extwatch_model::Image, inventory::image::Extra)> {
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
         .clamp(1, 8)
         .min(found.len().max(1));
     let next = std::sync::atomic::AtomicUsize::new(0);
-    let slots: Vec<std::sync::Mutex<Option<(extwatch_model::Image, analyze::Extra)>>> =
+    let slots: Vec<std::sync::Mutex<Option<(extwatch_model::Image, inventory::image::Extra)>>> =
         found.iter().map(|_| std::sync::Mutex::new(None)).collect();
     std::thread::scope(|s| {
         for _ in 0..threads {
             s.spawn(|| loop {
                 let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 let Some(f) = found.get(i) else { break };
-                let r = analyze::analyze(root, f, host, v, trust, budget);
+                let r = inventory::image::analyze_image(root, f, host, v, trust, budget);
                 if let Ok(mut slot) = slots[i].lock() {
                     *slot = Some(r);
                 }

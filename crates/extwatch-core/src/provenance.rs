@@ -18,7 +18,7 @@ use extwatch_formats::veritysig::{parse_verity_sig, SigError, MAX_SIG_PARTITION}
 use extwatch_formats::{ReadAt, Window};
 use extwatch_model::{DeclaredHash, Signature, SignatureStatus, Signer, Verity, VeritySource};
 
-use crate::analyze::rfc3339;
+use crate::time::rfc3339;
 use crate::trust::HostTrust;
 
 /// Trust anchors and how hard to look.

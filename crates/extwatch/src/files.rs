@@ -189,7 +189,7 @@ fn table(out: &mut impl Write, entries: &[FileEntry], hash: bool) -> std::io::Re
         } else {
             let cached = matches!(&last_time, Some((m, _)) if *m == e.mtime);
             if !cached {
-                let s = extwatch_core::analyze::rfc3339(e.mtime)
+                let s = extwatch_core::rfc3339(e.mtime)
                     .map(|s| s.get(..16).unwrap_or(&s).replace('T', " "))
                     .unwrap_or_else(|| "?".repeat(16));
                 last_time = Some((e.mtime, s));
