@@ -33,7 +33,7 @@ pub struct Inputs<'a> {
     /// Effective image policies per class.
     pub policies: &'a [crate::inventory::policy::Effective],
     /// The host's verity.d trust store.
-    pub host_trust: &'a crate::trust::HostTrust,
+    pub host_trust: &'a crate::provenance::trust::HostTrust,
     /// systemd version in force.
     pub version: crate::host::version::SystemdVersion,
     /// What each extension changes, when computed.
@@ -424,11 +424,11 @@ fn provenance_checks(inp: &Inputs, all: &mut Outcomes) {
     if t.certs.is_empty() && (!t.skipped.is_empty() || t.skipped_more > 0) {
         ign.push(finding("trust-store-ignored-files", "verity.d",
             "no *.crt in verity.d could be checked within extwatch's budget: which certificates systemd would accept is unknown".into(),
-            json!({"directories": crate::trust::VERITY_DIRS, "present": t.dirs_present, "skipped_by": "extwatch"})));
+            json!({"directories": crate::provenance::trust::VERITY_DIRS, "present": t.dirs_present, "skipped_by": "extwatch"})));
     } else if t.certs.is_empty() {
         ign.push(finding("trust-store-ignored-files", "verity.d",
             "no verity.d directory holds a usable *.crt: systemd's userspace check can accept no signature".into(),
-            json!({"directories": crate::trust::VERITY_DIRS, "present": t.dirs_present})));
+            json!({"directories": crate::provenance::trust::VERITY_DIRS, "present": t.dirs_present})));
     }
     all.push(("trust-store-ignored-files", Ok(ign)));
     all.push((
@@ -497,7 +497,7 @@ mod tests {
             assert!(d.id.chars().all(|c| c.is_ascii_lowercase() || c == '-'));
             assert!(!d.controls.is_empty());
         }
-        let trust = crate::trust::HostTrust::default();
+        let trust = crate::provenance::trust::HostTrust::default();
         let (f, runs) = run(&Inputs {
             images: &[],
             hierarchies: &[],

@@ -15,10 +15,8 @@ pub mod checks_content;
 pub mod content;
 pub mod files;
 pub mod overlay;
-pub mod provenance;
+pub(crate) mod provenance;
 pub mod render;
-pub mod trust;
-pub mod verify;
 
 use std::path::{Path, PathBuf};
 
@@ -161,10 +159,10 @@ pub fn audit_full(
     };
     let (found, special, w) = inventory::discover::discover(&root, &dopts);
     warnings.extend(w);
-    let trust = provenance::TrustCtx {
-        host: trust::load_host(&root),
+    let trust = provenance::evaluate::TrustCtx {
+        host: provenance::trust::load_host(&root),
         operator: match &opts.trust {
-            Some(p) => Some(trust::load_operator(p).map_err(AuditError::Trust)?),
+            Some(p) => Some(provenance::trust::load_operator(p).map_err(AuditError::Trust)?),
             None => None,
         },
         deep: opts.deep,
@@ -300,7 +298,7 @@ fn analyze_all(
     found: &[inventory::discover::Found],
     host: &inventory::release::HostRelease,
     v: SystemdVersion,
-    trust: &provenance::TrustCtx,
+    trust: &provenance::evaluate::TrustCtx,
     budget: &host::budget::RunBudget,
 ) -> Vec<(extwatch_model::Image, inventory::image::Extra)> {
     let threads = std::thread::available_parallelism()

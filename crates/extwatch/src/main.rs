@@ -332,8 +332,8 @@ fn verify(
     sha256: bool,
     format: Format,
 ) -> Result<ExitCode> {
-    use extwatch_core::provenance::TrustCtx;
-    use extwatch_core::verify::FileHash;
+    use extwatch_core::TrustCtx;
+    use extwatch_core::FileHash;
     let file_hash = if sha256 {
         FileHash::Always
     } else {
@@ -348,7 +348,7 @@ fn verify(
         host: Default::default(),
         operator: match trust {
             Some(p) => Some(
-                extwatch_core::trust::load_operator(p)
+                extwatch_core::load_operator_trust(p)
                     .map_err(anyhow::Error::msg)
                     .context("loading --trust")?,
             ),
@@ -370,7 +370,7 @@ fn verify(
         } else {
             indicatif::ProgressBar::hidden()
         };
-        let r = extwatch_core::verify::verify_image(img, &ctx, arch, file_hash, &|n| {
+        let r = extwatch_core::verify_image(img, &ctx, arch, file_hash, &|n| {
             bar.set_position(n)
         });
         bar.finish_and_clear();

@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 use crate::host::budget::RunBudget;
 use crate::content::Content;
 use crate::inventory::discover::{Found, Kind};
-use crate::provenance::{self, TrustCtx};
+use crate::provenance::evaluate::{self, TrustCtx};
 use crate::inventory::release::{find_release_budgeted, validate, HostRelease, Lookup};
 use crate::host::rootfs::{xattr_fd, RootFs};
 use crate::host::version::SystemdVersion;
@@ -51,7 +51,7 @@ pub fn analyze_image(
         Kind::Block => ImageFormat::Block,
         Kind::Raw => ImageFormat::Unknown,
     };
-    let (mut verity, mut signature) = provenance::none();
+    let (mut verity, mut signature) = evaluate::none();
     let (mut sha256, mut size, mut mtime) = (None, None, None);
     let (mut allocated_size, mut not_hashed) = (None, None);
 
@@ -101,7 +101,7 @@ pub fn analyze_image(
                             };
                         }
                         let input = side.into_input(src, img.ddi.as_ref());
-                        (verity, signature) = provenance::evaluate(&input, trust, &|_| {});
+                        (verity, signature) = evaluate::evaluate(&input, trust, &|_| {});
                         Some(crate::files::content_of(img))
                     }
                     Err(e) => {
@@ -227,8 +227,8 @@ impl Sidecars {
         self,
         src: Arc<dyn ReadAt>,
         ddi: Option<&extwatch_formats::ddi::Ddi>,
-    ) -> provenance::Input<'_> {
-        provenance::Input {
+    ) -> evaluate::Input<'_> {
+        evaluate::Input {
             src,
             ddi,
             xattr_hash: self.xattr_hash,
@@ -258,7 +258,7 @@ pub(crate) fn sidecars(root: &RootFs, path: &str, file: &std::fs::File) -> Sidec
         if s.sig.is_none() {
             if let Ok(Some(v)) = root.read_file(
                 &format!("{stem}.{kind}.p7s"),
-                extwatch_formats::pkcs7::MAX_PKCS7 as u64,
+                crate::provenance::pkcs7::MAX_PKCS7 as u64,
             ) {
                 if !v.is_empty() {
                     s.sig = Some(v);

@@ -8,7 +8,7 @@ use extwatch_formats::ddi::{Designator, PartitionRole};
 use extwatch_formats::{open_image, RawFormat, ReadAt};
 use extwatch_model::{ImageClass, ImageFormat, PartitionInfo, SignatureStatus, VerifiedImage};
 
-use crate::provenance::{self, TrustCtx};
+use crate::provenance::evaluate::{self, TrustCtx};
 use crate::inventory::release::find_release;
 use crate::host::version::SystemdVersion;
 
@@ -52,7 +52,7 @@ pub fn verify_image(
     file_hash: FileHash,
     progress: &(dyn Fn(u64) + Sync),
 ) -> VerifiedImage {
-    let (verity, signature) = provenance::none();
+    let (verity, signature) = evaluate::none();
     let file_name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -196,7 +196,7 @@ fn check_contents(
     let mut deep = ctx.clone();
     deep.deep = true;
     let input = side.into_input(src, img.ddi.as_ref());
-    (out.verity, out.signature) = provenance::evaluate(&input, &deep, progress);
+    (out.verity, out.signature) = evaluate::evaluate(&input, &deep, progress);
     let content = crate::files::content_of(img);
     let v = SystemdVersion::DEFAULT;
     for class in [ImageClass::Sysext, ImageClass::Confext] {

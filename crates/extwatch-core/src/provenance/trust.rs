@@ -17,7 +17,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 use extwatch_formats::limits;
-use extwatch_formats::pkcs7::{self, parse_cert_pem, TrustedCert};
+use crate::provenance::pkcs7::{self, parse_cert_pem, TrustedCert};
 
 use crate::host::rootfs::RootFs;
 
