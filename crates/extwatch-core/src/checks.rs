@@ -37,7 +37,7 @@ pub struct Inputs<'a> {
     /// systemd version in force.
     pub version: crate::host::version::SystemdVersion,
     /// What each extension changes, when computed.
-    pub content: Option<&'a crate::changes::Analysis>,
+    pub content: Option<&'a crate::content::changes::Analysis>,
     /// FIFOs, sockets and character devices in search directories.
     pub special: &'a [crate::inventory::discover::SpecialFile],
 }
@@ -506,7 +506,7 @@ mod tests {
             policies: &[],
             host_trust: &trust,
             version: crate::host::version::SystemdVersion::DEFAULT,
-            content: Some(&crate::changes::Analysis::default()),
+            content: Some(&crate::content::changes::Analysis::default()),
             special: &[],
         });
         assert_eq!(f.len(), 1, "an empty trust store is reported: {f:?}");

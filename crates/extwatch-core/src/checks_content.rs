@@ -8,9 +8,9 @@ use extwatch_formats::EntryKind;
 use extwatch_model::{Finding, ImageClass};
 use serde_json::json;
 
-use crate::changes::{Analysis, ImageChanges, Replaced};
 use crate::checks::finding;
-use crate::files::FileEntry;
+use crate::content::changes::{Analysis, ImageChanges, Replaced};
+use crate::content::FileEntry;
 
 /// Directories whose new executables land on `$PATH` or are run by other programs.
 const EXEC_DIRS: &[&str] = &[

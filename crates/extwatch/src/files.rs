@@ -9,8 +9,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
-use extwatch_core::content::Content;
-use extwatch_core::files::{self, EntryKind, FileEntry, WalkLimits};
+use extwatch_core::files::{self, Content, EntryKind, FileEntry, WalkLimits};
 use extwatch_core::RootFs;
 use extwatch_model::ImageFormat;
 
@@ -109,8 +108,12 @@ pub fn run(args: &FilesArgs) -> Result<ExitCode> {
     let (content, format) = open(&args.image, args.root.as_deref(), arch)
         .map_err(|e| anyhow::anyhow!("cannot read image {shown}: {e}"))?;
     let limits = WalkLimits::default();
-    let mut entries = files::walk(&content, &limits)
-        .map_err(|e| anyhow::anyhow!("cannot list image {shown}: {e}"))?;
+    let mut entries = files::walk(&content, &limits).map_err(|e| {
+        anyhow::anyhow!(
+            "cannot list image {shown}: {}",
+            extwatch_core::error_chain(&e)
+        )
+    })?;
     if args.hash || args.format == FilesFormat::Mtree {
         let threads = args.threads.unwrap_or_else(|| {
             std::thread::available_parallelism()

@@ -303,7 +303,8 @@ fn report(
         content: checks,
         hash_all: baseline.is_some(),
     };
-    let (report, warnings, analysis) = extwatch_core::audit_full(&opts)?;
+    let (report, diagnostics, analysis) = extwatch_core::audit_full(&opts)?;
+    let warnings: Vec<String> = diagnostics.iter().map(ToString::to_string).collect();
     if let (Some(path), Some(a)) = (baseline, &analysis) {
         let b = a.to_baseline(&report.host.root, &report.hierarchies);
         let text = serde_json::to_string_pretty(&b)? + "\n";
@@ -332,8 +333,8 @@ fn verify(
     sha256: bool,
     format: Format,
 ) -> Result<ExitCode> {
-    use extwatch_core::TrustCtx;
     use extwatch_core::FileHash;
+    use extwatch_core::TrustCtx;
     let file_hash = if sha256 {
         FileHash::Always
     } else {
@@ -347,11 +348,7 @@ fn verify(
     let ctx = TrustCtx {
         host: Default::default(),
         operator: match trust {
-            Some(p) => Some(
-                extwatch_core::load_operator_trust(p)
-                    .map_err(anyhow::Error::msg)
-                    .context("loading --trust")?,
-            ),
+            Some(p) => Some(extwatch_core::load_operator_trust(p).context("loading --trust")?),
             None => None,
         },
         deep: true,
@@ -370,9 +367,7 @@ fn verify(
         } else {
             indicatif::ProgressBar::hidden()
         };
-        let r = extwatch_core::verify_image(img, &ctx, arch, file_hash, &|n| {
-            bar.set_position(n)
-        });
+        let r = extwatch_core::verify_image(img, &ctx, arch, file_hash, &|n| bar.set_position(n));
         bar.finish_and_clear();
         results.push(r);
     }

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use extwatch_formats::limits;
 
-use crate::files::FileEntry;
+use crate::content::FileEntry;
 use crate::inventory::release::ReleaseBudget;
 use extwatch_formats::EntryKind;
 

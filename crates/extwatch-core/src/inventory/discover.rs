@@ -15,6 +15,7 @@ use std::collections::HashMap;
 use extwatch_model::ImageClass;
 use rustix::fs::FileType;
 
+use crate::diagnostic::{Area, Diagnostic};
 use crate::host::paths;
 use crate::host::rootfs::{join, RootFs};
 use crate::host::vercmp::strverscmp_improved;
@@ -88,8 +89,13 @@ pub struct SpecialFile {
     pub what: String,
 }
 
-/// Images found, special files found, warnings.
-pub type Discovery = (Vec<Found>, Vec<SpecialFile>, Vec<String>);
+/// A discovery diagnostic about `path` (inside the root).
+fn diag(path: &str, message: String) -> Diagnostic {
+    Diagnostic::new(Area::Discovery, Some(path.to_string()), message)
+}
+
+/// Images found, special files found, diagnostics.
+pub type Discovery = (Vec<Found>, Vec<SpecialFile>, Vec<Diagnostic>);
 
 /// Discovers every image (and the special files beside them) of every class in `root`.
 pub fn discover(root: &RootFs, opts: &DiscoverOptions) -> Discovery {
@@ -140,7 +146,7 @@ fn scan_dir(
     searched: bool,
     why: Option<&str>,
     winners: &mut HashMap<String, String>,
-    (out, special, warnings): (&mut Vec<Found>, &mut Vec<SpecialFile>, &mut Vec<String>),
+    (out, special, warnings): (&mut Vec<Found>, &mut Vec<SpecialFile>, &mut Vec<Diagnostic>),
 ) {
     // systemd opens the search directory itself with chase() inside the root.
     let entries = match root.read_dir(dir) {
@@ -150,16 +156,19 @@ fn scan_dir(
             if code != Some(rustix::io::Errno::NOENT.raw_os_error())
                 && code != Some(rustix::io::Errno::NOTDIR.raw_os_error())
             {
-                warnings.push(format!("cannot read {}: {e}", root.display(dir)));
+                warnings.push(diag(dir, format!("cannot read {}: {e}", root.display(dir))));
             }
             return;
         }
     };
     for (name_b, _) in entries {
         let Ok(fname) = std::str::from_utf8(&name_b) else {
-            warnings.push(format!(
-                "{}: skipping an entry whose name is not UTF-8",
-                root.display(dir)
+            warnings.push(diag(
+                dir,
+                format!(
+                    "{}: skipping an entry whose name is not UTF-8",
+                    root.display(dir)
+                ),
             ));
             continue;
         };
@@ -213,8 +222,10 @@ fn scan_dir(
                                     symlink,
                                 );
                             }
-                            None => warnings
-                                .push(format!("{}: no usable version inside", root.display(&path))),
+                            None => warnings.push(diag(
+                                &path,
+                                format!("{}: no usable version inside", root.display(&path)),
+                            )),
                         }
                         continue;
                     }
@@ -235,10 +246,13 @@ fn scan_dir(
             // never opened: opening a FIFO blocks, opening a device runs its driver).
             FileType::Fifo | FileType::Socket | FileType::CharacterDevice => {
                 if let Ok(Some(st)) = root.stat(&path) {
-                    warnings.push(format!(
-                        "{}: {}; not an image",
-                        root.display(&path),
-                        crate::host::rootfs::not_regular(&st)
+                    warnings.push(diag(
+                        &path,
+                        format!(
+                            "{}: {}; not an image",
+                            root.display(&path),
+                            crate::host::rootfs::not_regular(&st)
+                        ),
                     ));
                     special.push(SpecialFile {
                         path: path.clone(),

@@ -7,13 +7,14 @@ use extwatch_formats::{limits, open_image, RawFormat, ReadAt};
 use extwatch_model::{Compatibility, Image, ImageClass, ImageFormat};
 use sha2::{Digest, Sha256};
 
-use crate::host::budget::RunBudget;
 use crate::content::Content;
-use crate::inventory::discover::{Found, Kind};
-use crate::provenance::evaluate::{self, TrustCtx};
-use crate::inventory::release::{find_release_budgeted, validate, HostRelease, Lookup};
+use crate::content::{hash_image, HashSkip};
+use crate::host::budget::RunBudget;
 use crate::host::rootfs::{xattr_fd, RootFs};
 use crate::host::version::SystemdVersion;
+use crate::inventory::discover::{Found, Kind};
+use crate::inventory::release::{find_release_budgeted, validate, HostRelease, Lookup};
+use crate::provenance::evaluate::{self, TrustCtx};
 use crate::time::rfc3339;
 
 /// Facts about an image beyond the model that checks need.
@@ -102,7 +103,7 @@ pub fn analyze_image(
                         }
                         let input = side.into_input(src, img.ddi.as_ref());
                         (verity, signature) = evaluate::evaluate(&input, trust, &|_| {});
-                        Some(crate::files::content_of(img))
+                        Some(crate::content::content_of(img))
                     }
                     Err(e) => {
                         errors.push(format!("cannot read image: {e}"));
@@ -283,99 +284,9 @@ pub fn parse_hex_hash(v: &[u8]) -> Option<String> {
     .then_some(s)
 }
 
-/// Why an image file's identity hash was not computed.
-#[derive(Debug)]
-pub enum HashSkip {
-    /// Over a budget: reported as `not_hashed`, the image is not malformed for it.
-    Budget(String),
-    /// Reading failed.
-    Io(std::io::Error),
-}
-
-/// The identity SHA-256 of an image file of `size` bytes (from `fstat`), within the budgets: files
-/// over [`limits::MAX_IMAGE_HASH`] are not hashed (a sparse 1 TiB `.raw` is 4 KB on disk and took
-/// 23 minutes to hash, issue 8 case 6), and the bytes are charged to the run's
-/// [`limits::MAX_HASH_PER_RUN`] before reading.
-pub fn hash_image(f: &std::fs::File, size: u64, budget: &RunBudget) -> Result<String, HashSkip> {
-    if size > limits::MAX_IMAGE_HASH {
-        return Err(HashSkip::Budget(format!(
-            "{size} bytes, over the {}-byte cap on image hashing (MAX_IMAGE_HASH)",
-            limits::MAX_IMAGE_HASH
-        )));
-    }
-    budget.take_hash(size).map_err(HashSkip::Budget)?;
-    hash_file_capped(f, limits::MAX_IMAGE_HASH).map_err(HashSkip::Io)
-}
-
-/// SHA-256 of a whole file, streamed; fails rather than read more than [`limits::MAX_IMAGE_HASH`]
-/// bytes (a file that grows while it is hashed is stopped too).
-pub fn hash_file(f: &std::fs::File) -> std::io::Result<String> {
-    hash_file_capped(f, limits::MAX_IMAGE_HASH)
-}
-
-fn hash_file_capped(f: &std::fs::File, cap: u64) -> std::io::Result<String> {
-    // Positional reads: the descriptor's offset may be shared with a clone used elsewhere.
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; limits::CHUNK];
-    let mut off = 0u64;
-    loop {
-        let n = match std::os::unix::fs::FileExt::read_at(f, &mut buf, off) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        off += n as u64;
-        if off > cap {
-            return Err(std::io::Error::other(format!(
-                "not hashed: the file is larger than the {cap}-byte cap (MAX_IMAGE_HASH)"
-            )));
-        }
-        h.update(&buf[..n]);
-    }
-    Ok(hex::encode(h.finalize()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// The identity hash within its budgets: over the per-image cap nothing is read; past the
-    /// run's budget nothing is read; both say which budget.
-    #[test]
-    fn image_hash_respects_the_caps() {
-        let dir = tempfile::tempdir().unwrap();
-        let rw = |n: &str| {
-            std::fs::OpenOptions::new()
-                .read(true)
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .open(dir.path().join(n))
-                .unwrap()
-        };
-        let sparse = rw("huge.raw");
-        sparse.set_len(limits::MAX_IMAGE_HASH + 1).unwrap();
-        let b = RunBudget::default();
-        let start = std::time::Instant::now();
-        match hash_image(&sparse, limits::MAX_IMAGE_HASH + 1, &b) {
-            Err(HashSkip::Budget(w)) => assert!(w.contains("MAX_IMAGE_HASH"), "{w}"),
-            other => panic!("{other:?}"),
-        }
-        assert!(start.elapsed() < std::time::Duration::from_secs(30));
-        let small = rw("small.raw");
-        small.set_len(100).unwrap();
-        let b = RunBudget::new(0, 150, std::time::Duration::from_secs(1));
-        assert!(hash_image(&small, 100, &b).is_ok());
-        match hash_image(&small, 100, &b) {
-            Err(HashSkip::Budget(w)) => assert!(w.contains("MAX_HASH_PER_RUN"), "{w}"),
-            other => panic!("{other:?}"),
-        }
-        // A file that grows past the cap while it is hashed is stopped, not followed.
-        let grown = rw("grown.raw");
-        grown.set_len(3 * limits::CHUNK as u64).unwrap();
-        assert!(hash_file_capped(&grown, limits::CHUNK as u64).is_err());
-    }
 
     #[test]
     fn parses_root_hashes() {

@@ -101,7 +101,7 @@ fn read_release(
     }
     budget.take(p, size)?;
     // At most what was charged: a file that grew since the stat is refused, not read past it.
-    content.read_file(p, size)
+    content.read_file(p, size).map_err(String::from)
 }
 
 /// The release as it goes into the report: values over [`MAX_REPORT_VALUE`] cut with a marker,

@@ -11,15 +11,15 @@
 
 use std::sync::Arc;
 
-use extwatch_formats::ddi::{read_partition, Ddi};
 use crate::provenance::pkcs7::{embedded_certs, verify, CertInfo, TrustedCert, Verdict};
+use extwatch_formats::ddi::{read_partition, Ddi};
 use extwatch_formats::verity::{compute_tree, parse_superblock, SUPERBLOCK_SIZE};
 use extwatch_formats::veritysig::{parse_verity_sig, SigError, MAX_SIG_PARTITION};
 use extwatch_formats::{ReadAt, Window};
 use extwatch_model::{DeclaredHash, Signature, SignatureStatus, Signer, Verity, VeritySource};
 
-use crate::time::rfc3339;
 use crate::provenance::trust::HostTrust;
+use crate::time::rfc3339;
 
 /// Trust anchors and how hard to look.
 #[derive(Debug, Default, Clone)]

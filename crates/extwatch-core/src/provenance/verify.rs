@@ -8,9 +8,9 @@ use extwatch_formats::ddi::{Designator, PartitionRole};
 use extwatch_formats::{open_image, RawFormat, ReadAt};
 use extwatch_model::{ImageClass, ImageFormat, PartitionInfo, SignatureStatus, VerifiedImage};
 
-use crate::provenance::evaluate::{self, TrustCtx};
-use crate::inventory::release::find_release;
 use crate::host::version::SystemdVersion;
+use crate::inventory::release::find_release;
+use crate::provenance::evaluate::{self, TrustCtx};
 
 fn role_name(r: &PartitionRole) -> String {
     match r {
@@ -108,7 +108,7 @@ pub fn verify_image(
         // The whole-file SHA-256 is one sequential stream (one core); it runs beside the verity
         // recomputation, which uses the other cores, instead of before it.
         FileHash::Always => std::thread::scope(|s| {
-            let hasher = s.spawn(|| crate::inventory::image::hash_file(&hash_src?));
+            let hasher = s.spawn(|| crate::content::hash_file(&hash_src?));
             check_contents(&mut out, file, path, &file_name, ctx, arch, progress);
             match hasher.join() {
                 Ok(h) => record(&mut out, h),
@@ -122,7 +122,7 @@ pub fn verify_image(
             if out.verity.recomputed.is_none() {
                 record(
                     &mut out,
-                    hash_src.and_then(|f| crate::inventory::image::hash_file(&f)),
+                    hash_src.and_then(|f| crate::content::hash_file(&f)),
                 );
             }
         }
@@ -157,7 +157,11 @@ fn check_contents(
             };
             crate::host::rootfs::RootFs::open(dir)
                 .map(|r| {
-                    crate::inventory::image::sidecars(&r, &format!("/{}", name.to_string_lossy()), &file)
+                    crate::inventory::image::sidecars(
+                        &r,
+                        &format!("/{}", name.to_string_lossy()),
+                        &file,
+                    )
                 })
                 .unwrap_or_default()
         }
@@ -197,7 +201,7 @@ fn check_contents(
     deep.deep = true;
     let input = side.into_input(src, img.ddi.as_ref());
     (out.verity, out.signature) = evaluate::evaluate(&input, &deep, progress);
-    let content = crate::files::content_of(img);
+    let content = crate::content::content_of(img);
     let v = SystemdVersion::DEFAULT;
     for class in [ImageClass::Sysext, ImageClass::Confext] {
         match find_release(&content, class, &out.name, file_name, v) {

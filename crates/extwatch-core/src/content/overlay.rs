@@ -27,7 +27,8 @@ use extwatch_formats::EntryKind;
 use extwatch_model::ImageClass;
 
 use crate::content::Content;
-use crate::files::{walk_dir_metadata, FileEntry, WalkLimits};
+use crate::content::{walk_dir_metadata, FileEntry, WalkLimits};
+use crate::error::chain;
 use crate::host::rootfs::RootFs;
 
 /// Where a path of the merged view comes from.
@@ -189,7 +190,7 @@ pub fn read_base(
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((vec![], vec![])),
             Err(e) => return Err(format!("{hier}: {e}")),
         };
-        let mut entries = walk_dir_metadata(&dir, limits)?;
+        let mut entries = walk_dir_metadata(&dir, limits).map_err(|e| chain(&e))?;
         let mut notes = Vec::new();
         if let Some(budget) = hash {
             let content = Content::Dir(dir);
@@ -197,7 +198,7 @@ pub fn read_base(
                 &format!("{hier} (base)"),
                 &mut entries,
                 &mut notes,
-                &mut |s| crate::files::hash_files(&content, s, 2),
+                &mut |s| crate::content::hash_files(&content, s, 2),
             )?;
         }
         Ok((entries, notes))
@@ -209,7 +210,7 @@ mod tests {
     use super::*;
 
     fn e(path: &str, kind: EntryKind) -> FileEntry {
-        crate::files::test_entry(path, kind)
+        crate::content::test_entry(path, kind)
     }
 
     #[test]
