@@ -61,8 +61,10 @@ pub use crate::time::rfc3339;
 /// Listing one image (the `files` command): open it, walk it, hash its files, print it as
 /// `systemd-dissect --mtree` or as the `files` JSON report.
 pub mod files {
-    pub use crate::content::hash_files_limited;
-    pub use crate::content::listing::{major_minor, write_mtree, ReportStream};
+    pub use crate::content::hash::hash_files_limited;
+    pub use crate::content::listing::{
+        major_minor, mtree_escape, render_mtree, to_record, to_report, write_mtree, ReportStream,
+    };
     pub use crate::content::source::{content_of, Content};
     pub use crate::content::walk::{walk, FileEntry, WalkError, WalkLimits};
     pub use extwatch_formats::{open_image, EntryKind, RawFormat, ReadAt};

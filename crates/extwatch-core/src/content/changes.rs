@@ -173,7 +173,6 @@ pub fn analyze_changes(
                 .iter()
                 .map(|(img, entries)| Layer {
                     name: img.name.clone(),
-                    class: *class,
                     entries: overlay::under(entries.clone(), hier),
                 })
                 .collect();

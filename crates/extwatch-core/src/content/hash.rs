@@ -1,20 +1,16 @@
 //! Hashing file contents in parallel with bounded memory (what [`super::walk`] listed), and the
 //! whole-file identity hash of an image file within the run's budgets.
 
-use std::ffi::OsStr;
 use std::os::fd::{AsFd, BorrowedFd};
-use std::os::unix::ffi::OsStrExt;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-pub use extwatch_formats::{open_image, EntryKind, RawFormat, ReadAt};
-use extwatch_formats::{Entry, FsReader};
-use extwatch_model::{FileRecord, FileType, FilesReport, ImageFormat, SCHEMA};
-use rustix::fs::{AtFlags, FileType as RxType, Mode, OFlags, ResolveFlags};
+use extwatch_formats::{limits, EntryKind, FsReader};
 use sha2::{Digest, Sha256};
 
-use crate::content::Content;
-use crate::host::rootfs::RootFs;
+use super::walk::{lossy, RESOLVE_STRICT};
+use crate::content::{Content, FileEntry};
+use crate::host::budget::RunBudget;
 
 /// [`hash_files_limited`] without a cap on the bytes hashed.
 pub fn hash_files(

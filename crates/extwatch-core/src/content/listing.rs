@@ -1,20 +1,11 @@
 //! An image's listing as `systemd-dissect --mtree` prints it and as the `files` JSON report
 //! ([`extwatch_model::FilesReport`]), streamed so a large image is not held twice in memory.
 
-use std::ffi::OsStr;
-use std::os::fd::{AsFd, BorrowedFd};
-use std::os::unix::ffi::OsStrExt;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Mutex;
-
-pub use extwatch_formats::{open_image, EntryKind, RawFormat, ReadAt};
-use extwatch_formats::{Entry, FsReader};
+use extwatch_formats::EntryKind;
 use extwatch_model::{FileRecord, FileType, FilesReport, ImageFormat, SCHEMA};
-use rustix::fs::{AtFlags, FileType as RxType, Mode, OFlags, ResolveFlags};
-use sha2::{Digest, Sha256};
 
-use crate::content::Content;
-use crate::host::rootfs::RootFs;
+use super::walk::lossy;
+use crate::content::FileEntry;
 
 /// systemd's `xescape(s, WHITESPACE COMMENTS GLOB_CHARS)`: `\xNN` for control bytes, bytes ≥ 0x7f,
 /// backslash, whitespace, `#`, `;`, `*`, `?` and `[`.

@@ -11,7 +11,7 @@ pub(crate) mod overlay;
 pub(crate) mod source;
 pub(crate) mod walk;
 
-pub(crate) use hash::{hash_file, hash_files, hash_files_limited, hash_image, HashSkip};
+pub(crate) use hash::{hash_file, hash_files, hash_image, HashSkip};
 pub(crate) use source::{content_of, Content};
 #[cfg(test)]
 pub(crate) use walk::test_entry;

@@ -24,7 +24,6 @@
 use std::collections::BTreeMap;
 
 use extwatch_formats::EntryKind;
-use extwatch_model::ImageClass;
 
 use crate::content::Content;
 use crate::content::{walk_dir_metadata, FileEntry, WalkLimits};
@@ -44,8 +43,6 @@ pub enum Origin {
 pub struct Layer {
     /// Image name.
     pub name: String,
-    /// Its class.
-    pub class: ImageClass,
     /// Its entries under the hierarchy, paths relative to the hierarchy (`/bin/x` for `/usr/bin/x`).
     pub entries: Vec<FileEntry>,
 }
@@ -232,7 +229,6 @@ mod tests {
         opq.opaque = true;
         let l1 = Layer {
             name: "a".into(),
-            class: ImageClass::Sysext,
             entries: vec![
                 e("/", Dir),
                 e("/bin", Dir),
@@ -243,7 +239,6 @@ mod tests {
         };
         let l2 = Layer {
             name: "b".into(),
-            class: ImageClass::Sysext,
             entries: vec![
                 e("/bin", Dir),
                 e("/bin/new", File),

@@ -1,7 +1,9 @@
 //! The inside of an image, whatever it is: a directory in the audited root (read through [`RootFs`],
 //! rooted at the image so its symlinks stay inside it) or a file system parsed from a raw image.
 
-use extwatch_formats::{EntryKind, FsError, FsReader};
+use extwatch_formats::{Entry, EntryKind, FsError, FsReader};
+
+use super::walk::lossy;
 
 use crate::host::rootfs::RootFs;
 

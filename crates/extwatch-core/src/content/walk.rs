@@ -25,14 +25,9 @@
 use std::ffi::OsStr;
 use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::ffi::OsStrExt;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Mutex;
 
-pub use extwatch_formats::{open_image, EntryKind, RawFormat, ReadAt};
-use extwatch_formats::{Entry, FsError, FsReader};
-use extwatch_model::{FileRecord, FileType, FilesReport, ImageFormat, SCHEMA};
+use extwatch_formats::{Entry, EntryKind, FsError, FsReader};
 use rustix::fs::{AtFlags, FileType as RxType, Mode, OFlags, ResolveFlags};
-use sha2::{Digest, Sha256};
 
 use crate::content::Content;
 use crate::host::rootfs::RootFs;
@@ -155,7 +150,7 @@ impl Default for WalkLimits {
     }
 }
 
-fn lossy(p: &[u8]) -> String {
+pub(super) fn lossy(p: &[u8]) -> String {
     String::from_utf8_lossy(p).into_owned()
 }
 
@@ -314,7 +309,7 @@ fn preorder(
     Ok(out)
 }
 
-const RESOLVE_STRICT: ResolveFlags = ResolveFlags::IN_ROOT
+pub(super) const RESOLVE_STRICT: ResolveFlags = ResolveFlags::IN_ROOT
     .union(ResolveFlags::NO_SYMLINKS)
     .union(ResolveFlags::NO_MAGICLINKS);
 

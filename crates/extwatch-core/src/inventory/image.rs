@@ -3,9 +3,8 @@
 
 use std::sync::Arc;
 
-use extwatch_formats::{limits, open_image, RawFormat, ReadAt};
+use extwatch_formats::{open_image, RawFormat, ReadAt};
 use extwatch_model::{Compatibility, Image, ImageClass, ImageFormat};
-use sha2::{Digest, Sha256};
 
 use crate::content::Content;
 use crate::content::{hash_image, HashSkip};

@@ -221,18 +221,8 @@ pub enum Lookup {
     Found(FoundRelease),
     /// No qualifying file.
     Absent,
-    /// More than one qualifying file (`-ENOTUNIQ`).
-    NotUnique(Vec<String>),
-}
-
-impl Lookup {
-    /// The release, if found.
-    pub fn found(self) -> Option<FoundRelease> {
-        match self {
-            Lookup::Found(f) => Some(f),
-            _ => None,
-        }
-    }
+    /// More than one qualifying file (`-ENOTUNIQ`); the candidates are kept for debugging.
+    NotUnique(#[allow(dead_code)] Vec<String>),
 }
 
 /// Looks up the extension-release of `name` (or, for portable images, the os-release).

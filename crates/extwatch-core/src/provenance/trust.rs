@@ -200,12 +200,12 @@ pub enum TrustError {
 
 /// Loads the operator's anchors from a directory (or a single file) on the auditing machine.
 pub fn load_operator(path: &Path) -> Result<Vec<TrustedCert>, TrustError> {
-    let read = |path: &Path| {
+    fn read(path: &Path) -> impl FnOnce(std::io::Error) -> TrustError + '_ {
         move |source| TrustError::Read {
             path: path.to_path_buf(),
             source,
         }
-    };
+    }
     let files: Vec<PathBuf> = if path.is_dir() {
         let mut v: Vec<_> = std::fs::read_dir(path)
             .map_err(read(path))?
