@@ -2,18 +2,20 @@
 //! (`2024-12-10T12:00:00Z`), years 0000–9999 only (what the report schema's `date-time` accepts).
 //! Formatting is jiff's, not hand-written calendar arithmetic.
 
-use jiff::tz::TimeZone;
-use jiff::Timestamp;
+use jiff::civil::DateTime;
+use jiff::SignedDuration;
 
 /// Seconds since the epoch as RFC 3339 UTC; `None` outside years 0000–9999.
 pub fn rfc3339(secs: i64) -> Option<String> {
-    let ts = Timestamp::from_second(secs).ok()?;
-    let year = TimeZone::UTC.to_datetime(ts).year();
-    if !(0..=9999).contains(&year) {
+    // Civil (UTC) arithmetic rather than `jiff::Timestamp`: a timestamp stops a day short of
+    // 9999-12-31 (it must fit every offset), the civil calendar reaches its last second.
+    let dt = DateTime::constant(1970, 1, 1, 0, 0, 0, 0)
+        .checked_add(SignedDuration::from_secs(secs))
+        .ok()?;
+    if dt.year() < 0 {
         return None;
     }
-    // A whole-second timestamp prints without a fraction, in UTC with `Z`.
-    Some(ts.to_string())
+    Some(dt.strftime("%Y-%m-%dT%H:%M:%SZ").to_string())
 }
 
 #[cfg(test)]

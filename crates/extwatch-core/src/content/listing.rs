@@ -172,6 +172,7 @@ pub fn to_report(image: &str, format: ImageFormat, entries: &[FileEntry]) -> Fil
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::content::test_entry;
 
     fn sample() -> Vec<FileEntry> {
         let base = FileEntry {
