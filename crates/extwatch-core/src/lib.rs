@@ -22,6 +22,7 @@
 //! differences) and `rules/` (detection rules over events and facts): each will be a room beside
 //! these, feeding the facts stage.
 
+#![deny(unsafe_code)]
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
