@@ -62,7 +62,7 @@ pub use crate::time::rfc3339;
 /// Listing one image (the `files` command): open it, walk it, hash its files, print it as
 /// `systemd-dissect --mtree` or as the `files` JSON report.
 pub mod files {
-    pub use crate::content::hash::hash_files_limited;
+    pub use crate::content::hash::{hash_files_limited, HashError};
     pub use crate::content::listing::{
         major_minor, mtree_escape, render_mtree, to_record, to_report, write_mtree, ReportStream,
     };

@@ -126,7 +126,12 @@ pub fn run(args: &FilesArgs) -> Result<ExitCode> {
             threads,
             limits.max_total_bytes_hashed,
         )
-        .map_err(|e| anyhow::anyhow!("cannot hash files of {shown}: {e}"))?;
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "cannot hash files of {shown}: {}",
+                extwatch_core::error_chain(&e)
+            )
+        })?;
     }
     drop(content);
     let out = std::io::stdout().lock();

@@ -156,7 +156,7 @@ pub fn analyze_changes(
                     if hash_all {
                         let r =
                             budget.hash_all(&img.name, &mut entries, &mut out.errors, &mut |s| {
-                                hash_files(&content, s, threads)
+                                hash_files(&content, s, threads).map_err(String::from)
                             });
                         if let Err(e) = r {
                             out.errors.push(format!("{}: hashing: {e}", img.name));
@@ -233,7 +233,7 @@ pub fn analyze_changes(
                         // A failure leaves these unhashed; the finding then says so.
                         let _ = open_content(root, img, arch).and_then(|c| {
                             budget.hash_evidence(&img.name, &mut sel, &mut out.errors, &mut |s| {
-                                hash_files(&c, s, threads)
+                                hash_files(&c, s, threads).map_err(String::from)
                             })
                         });
                     }
@@ -375,7 +375,9 @@ fn hash_subset(
             .map(Content::Dir)
             .map_err(|e| e.to_string())?;
         let what = format!("{hier} (base)");
-        budget.hash_evidence(&what, &mut sel, errors, &mut |s| hash_files(&base, s, 1))?;
+        budget.hash_evidence(&what, &mut sel, errors, &mut |s| {
+            hash_files(&base, s, 1).map_err(String::from)
+        })?;
         Ok(sel)
     });
     r.unwrap_or_default()

@@ -12,12 +12,75 @@ use super::walk::{lossy, RESOLVE_STRICT};
 use crate::content::{Content, FileEntry};
 use crate::host::budget::RunBudget;
 
+/// Why file contents could not be hashed. Causes are chained where they end the message
+/// ([`crate::error::chain`] or `{:#}` print `path: cause`).
+#[derive(Debug, thiserror::Error)]
+pub enum HashError {
+    /// The distinct contents add up to more than the cap.
+    #[error("files add up to {total} bytes, more than the hashing limit of {limit}")]
+    TooMuch {
+        /// Bytes that would be read.
+        total: u64,
+        /// The cap.
+        limit: u64,
+    },
+    /// Reading a file of a parsed image failed.
+    #[error("{path}")]
+    Read {
+        /// The file.
+        path: String,
+        /// Why.
+        #[source]
+        source: extwatch_formats::FsError,
+    },
+    /// A file of a directory image cannot be opened as a regular file (the cause sits inside the
+    /// message, so it is not chained).
+    #[error("{path}: cannot open: {cause} (directory image changed during the walk?)")]
+    Open {
+        /// The file.
+        path: String,
+        /// Why.
+        cause: std::io::Error,
+    },
+    /// Reading a file of a directory image failed.
+    #[error("{path}")]
+    ReadFd {
+        /// The file.
+        path: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The bytes read differ from the listed size.
+    #[error(
+        "{path}: read {read} bytes, but the listing says {listed} (image changed or malformed)"
+    )]
+    SizeChanged {
+        /// The file.
+        path: String,
+        /// Bytes read.
+        read: u64,
+        /// Size in the listing.
+        listed: u64,
+    },
+    /// A hashing thread died or left work undone.
+    #[error("internal: {0}")]
+    Internal(&'static str),
+}
+
+/// The report text of a [`HashError`], for the callers that still carry errors as text.
+impl From<HashError> for String {
+    fn from(e: HashError) -> String {
+        crate::error::chain(&e)
+    }
+}
+
 /// [`hash_files_limited`] without a cap on the bytes hashed.
 pub fn hash_files(
     content: &Content,
     entries: &mut [FileEntry],
     threads: usize,
-) -> Result<(), String> {
+) -> Result<(), HashError> {
     hash_files_limited(content, entries, threads, u64::MAX)
 }
 
@@ -32,7 +95,7 @@ pub fn hash_files_limited(
     entries: &mut [FileEntry],
     threads: usize,
     max_total_bytes: u64,
-) -> Result<(), String> {
+) -> Result<(), HashError> {
     const BIG: u64 = 1 << 20;
     // Content stored once is hashed once: later entries with the same content id copy the hash.
     let mut first_of: std::collections::HashMap<[u64; 3], usize> = std::collections::HashMap::new();
@@ -54,9 +117,10 @@ pub fn hash_files_limited(
     }
     drop(first_of);
     if total > max_total_bytes {
-        return Err(format!(
-            "files add up to {total} bytes, more than the hashing limit of {max_total_bytes}"
-        ));
+        return Err(HashError::TooMuch {
+            total,
+            limit: max_total_bytes,
+        });
     }
     let empty: [u8; 32] = Sha256::digest([]).into();
     let mut big: Vec<usize> = Vec::new();
@@ -94,7 +158,7 @@ fn hash_jobs(
     entries: &mut [FileEntry],
     jobs: &[usize],
     threads: usize,
-) -> Result<(), String> {
+) -> Result<(), HashError> {
     if jobs.is_empty() {
         return Ok(());
     }
@@ -102,12 +166,12 @@ fn hash_jobs(
     let next = AtomicUsize::new(0);
     let stop = AtomicBool::new(false);
     let results: Mutex<Vec<(usize, [u8; 32])>> = Mutex::new(Vec::with_capacity(jobs.len()));
-    let first_err: Mutex<Option<String>> = Mutex::new(None);
+    let first_err: Mutex<Option<HashError>> = Mutex::new(None);
     let ro: &[FileEntry] = entries;
     std::thread::scope(|s| {
         for _ in 0..threads {
             s.spawn(|| {
-                let fail = |msg: String| {
+                let fail = |msg: HashError| {
                     stop.store(true, Ordering::Relaxed);
                     if let Ok(mut f) = first_err.lock() {
                         f.get_or_insert(msg);
@@ -137,9 +201,9 @@ fn hash_jobs(
     }
     let results = results
         .into_inner()
-        .map_err(|_| "internal: hashing thread panicked".to_string())?;
+        .map_err(|_| HashError::Internal("hashing thread panicked"))?;
     if results.len() != jobs.len() {
-        return Err("internal: not every file was hashed".into());
+        return Err(HashError::Internal("not every file was hashed"));
     }
     for (i, h) in results {
         entries[i].sha256 = Some(h);
@@ -154,14 +218,14 @@ enum Hasher<'a> {
 }
 
 impl<'a> Hasher<'a> {
-    fn new(c: &'a Content) -> Result<Hasher<'a>, String> {
+    fn new(c: &'a Content) -> Result<Hasher<'a>, HashError> {
         Ok(match c {
             Content::Fs(fs) => Hasher::Fs(fs.as_ref()),
             Content::Dir(r) => Hasher::Dir(r.dir_fd()),
         })
     }
 
-    fn hash(&self, e: &FileEntry) -> Result<[u8; 32], String> {
+    fn hash(&self, e: &FileEntry) -> Result<[u8; 32], HashError> {
         let mut h = Sha256::new();
         let n = match self {
             Hasher::Fs(fs) => fs
@@ -169,26 +233,30 @@ impl<'a> Hasher<'a> {
                     h.update(c);
                     Ok(())
                 })
-                .map_err(|err| format!("{}: {err}", lossy(&e.path)))?,
+                .map_err(|source| HashError::Read {
+                    path: lossy(&e.path),
+                    source,
+                })?,
             Hasher::Dir(root) => {
                 // O_PATH, fstat, re-open only a regular file (rootfs module doc): a file swapped
                 // for a FIFO or a device node since the walk is reported, never opened.
                 let fd = crate::host::rootfs::open_regular_at(*root, &e.path, RESOLVE_STRICT, true)
-                    .map_err(|err| {
-                        format!(
-                            "{}: cannot open: {err} (directory image changed during the walk?)",
-                            lossy(&e.path)
-                        )
+                    .map_err(|cause| HashError::Open {
+                        path: lossy(&e.path),
+                        cause,
                     })?;
-                read_fd(fd.as_fd(), &mut h).map_err(|err| format!("{}: {err}", lossy(&e.path)))?
+                read_fd(fd.as_fd(), &mut h).map_err(|source| HashError::ReadFd {
+                    path: lossy(&e.path),
+                    source,
+                })?
             }
         };
         if n != e.size {
-            return Err(format!(
-                "{}: read {n} bytes, but the listing says {} (image changed or malformed)",
-                lossy(&e.path),
-                e.size
-            ));
+            return Err(HashError::SizeChanged {
+                path: lossy(&e.path),
+                read: n,
+                listed: e.size,
+            });
         }
         Ok(h.finalize().into())
     }

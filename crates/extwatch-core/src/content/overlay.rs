@@ -195,7 +195,7 @@ pub fn read_base(
                 &format!("{hier} (base)"),
                 &mut entries,
                 &mut notes,
-                &mut |s| crate::content::hash_files(&content, s, 2),
+                &mut |s| crate::content::hash_files(&content, s, 2).map_err(String::from),
             )?;
         }
         Ok((entries, notes))
