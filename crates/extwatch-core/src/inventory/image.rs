@@ -130,7 +130,7 @@ pub fn analyze_image(
             }
             Ok(Lookup::Absent) => lookup_failure = Some("No medium found"),
             Ok(Lookup::NotUnique(_)) => lookup_failure = Some("Name not unique on network"),
-            Err(e) => errors.push(format!("cannot read release: {e}")),
+            Err(e) => errors.push(format!("cannot read release: {}", crate::error::chain(&e))),
         }
         if f.class == ImageClass::Sysext {
             match c.exists("/usr/lib/os-release") {

@@ -8,6 +8,7 @@ use extwatch_formats::limits;
 use extwatch_formats::osrelease::parse_os_release;
 use extwatch_model::ImageClass;
 
+use crate::content::source::ContentError;
 use crate::content::Content;
 use crate::host::version::SystemdVersion;
 
@@ -69,17 +70,72 @@ impl ReleaseBudget {
         }
     }
 
-    fn take(&self, p: &str, n: u64) -> Result<(), String> {
+    fn take(&self, p: &str, n: u64) -> Result<(), ReleaseError> {
         self.left
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |l| l.checked_sub(n))
             .map(|_| ())
-            .map_err(|left| {
-                format!(
-                    "{p} ({n} bytes) not read: the run's extension-release budget \
-                     (MAX_RELEASE_TOTAL, {} bytes; {left} left) is spent",
-                    self.total
-                )
+            .map_err(|left| ReleaseError::BudgetSpent {
+                path: p.to_string(),
+                size: n,
+                total: self.total,
+                left,
             })
+    }
+}
+
+/// Why an image's release cannot be looked up. The parse error is chained
+/// ([`crate::error::chain`] prints `path: cause`).
+#[derive(Debug, thiserror::Error)]
+pub enum ReleaseError {
+    /// Reading the image failed.
+    #[error(transparent)]
+    Content(#[from] ContentError),
+    /// Over systemd's `READ_FULL_BYTES_MAX`.
+    #[error(
+        "{path} is {size} bytes, larger than the {MAX_RELEASE}-byte limit systemd reads \
+         (READ_FULL_BYTES_MAX); not read"
+    )]
+    TooLarge {
+        /// The file.
+        path: String,
+        /// Its size.
+        size: u64,
+    },
+    /// The run's extension-release budget is spent.
+    #[error(
+        "{path} ({size} bytes) not read: the run's extension-release budget \
+         (MAX_RELEASE_TOTAL, {total} bytes; {left} left) is spent"
+    )]
+    BudgetSpent {
+        /// The file.
+        path: String,
+        /// Its size.
+        size: u64,
+        /// The budget.
+        total: u64,
+        /// What is left of it.
+        left: u64,
+    },
+    /// Not an os-release file.
+    #[error("{path}")]
+    Parse {
+        /// The file.
+        path: String,
+        /// Why.
+        #[source]
+        source: extwatch_formats::osrelease::ReleaseError,
+    },
+    /// The file chosen disappeared before it was read.
+    #[error("{0} vanished")]
+    Vanished(String),
+}
+
+fn parse(
+    path: &str,
+) -> impl FnOnce(extwatch_formats::osrelease::ReleaseError) -> ReleaseError + '_ {
+    move |source| ReleaseError::Parse {
+        path: path.to_string(),
+        source,
     }
 }
 
@@ -89,19 +145,19 @@ fn read_release(
     content: &Content,
     p: &str,
     budget: &ReleaseBudget,
-) -> Result<Option<Vec<u8>>, String> {
+) -> Result<Option<Vec<u8>>, ReleaseError> {
     let Some(size) = content.file_size(p)? else {
         return Ok(None);
     };
     if size > MAX_RELEASE {
-        return Err(format!(
-            "{p} is {size} bytes, larger than the {MAX_RELEASE}-byte limit systemd reads \
-             (READ_FULL_BYTES_MAX); not read"
-        ));
+        return Err(ReleaseError::TooLarge {
+            path: p.to_string(),
+            size,
+        });
     }
     budget.take(p, size)?;
     // At most what was charged: a file that grew since the stat is refused, not read past it.
-    content.read_file(p, size).map_err(String::from)
+    Ok(content.read_file(p, size)?)
 }
 
 /// The release as it goes into the report: values over [`MAX_REPORT_VALUE`] cut with a marker,
@@ -234,7 +290,7 @@ pub fn find_release(
     name: &str,
     file_name: &str,
     v: SystemdVersion,
-) -> Result<Lookup, String> {
+) -> Result<Lookup, ReleaseError> {
     find_release_budgeted(
         content,
         class,
@@ -253,11 +309,11 @@ pub fn find_release_budgeted(
     file_name: &str,
     v: SystemdVersion,
     budget: &ReleaseBudget,
-) -> Result<Lookup, String> {
+) -> Result<Lookup, ReleaseError> {
     if class == ImageClass::Portable {
         for p in ["/etc/os-release", "/usr/lib/os-release"] {
             if let Some(data) = read_release(content, p, budget)? {
-                let pairs = parse_os_release(&data).map_err(|e| format!("{p}: {e}"))?;
+                let pairs = parse_os_release(&data).map_err(parse(p))?;
                 return Ok(Lookup::Found(FoundRelease {
                     path: p.into(),
                     pairs,
@@ -272,7 +328,7 @@ pub fn find_release_budgeted(
     };
     let exact = format!("{dir}/extension-release.{name}");
     if let Some(data) = read_release(content, &exact, budget)? {
-        let pairs = parse_os_release(&data).map_err(|e| format!("{exact}: {e}"))?;
+        let pairs = parse_os_release(&data).map_err(parse(&exact))?;
         return Ok(Lookup::Found(FoundRelease { path: exact, pairs }));
     }
     let base = base_image_name(file_name);
@@ -299,8 +355,9 @@ pub fn find_release_budgeted(
         0 => Ok(Lookup::Absent),
         1 => {
             let p = chosen.remove(0);
-            let data = read_release(content, &p, budget)?.ok_or_else(|| format!("{p} vanished"))?;
-            let pairs = parse_os_release(&data).map_err(|e| format!("{p}: {e}"))?;
+            let data = read_release(content, &p, budget)?
+                .ok_or_else(|| ReleaseError::Vanished(p.clone()))?;
+            let pairs = parse_os_release(&data).map_err(parse(&p))?;
             Ok(Lookup::Found(FoundRelease { path: p, pairs }))
         }
         // -ENOTUNIQ: more than one candidate; systemd then has no release data.

@@ -212,7 +212,9 @@ fn check_contents(
                 break;
             }
             Ok(_) => {}
-            Err(e) => out.errors.push(format!("release: {e}")),
+            Err(e) => out
+                .errors
+                .push(format!("release: {}", crate::error::chain(&e))),
         }
     }
     out.ships_os_release = content.exists("/usr/lib/os-release").unwrap_or(false);

@@ -162,7 +162,7 @@ fn report_copy_is_bounded() {
 fn release_budget_is_shared_and_says_why() {
     let b = ReleaseBudget::new(100);
     assert!(b.take("/a", 60).is_ok());
-    let e = b.take("/b", 50).unwrap_err();
+    let e = b.take("/b", 50).unwrap_err().to_string();
     assert!(
         e.contains("MAX_RELEASE_TOTAL") && e.contains("40 left"),
         "{e}"
