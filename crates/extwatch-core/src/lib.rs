@@ -2,63 +2,70 @@
 //! reproduces systemd's discovery, matching and merge-state rules for the root's systemd version, and
 //! turns what it sees into findings.
 //!
-//! Layers: [`rootfs`] (read-only, in-root path resolution) → [`discover`] (what systemd would find) →
-//! [`analyze`] (open each image, read its release, judge it) → [`merged`] (what is merged now) →
-//! [`checks`] (findings); printing is the `extwatch-render` crate.
+//! The crate is built in rooms, each private to the crate behind this small API:
+//!
+//! - `host/`: the read-only root handle (the only way to a path inside the audited root), the
+//!   systemd version and what follows from it, architecture names, the run's budgets, and the one
+//!   module allowed `unsafe` (reading beneath an overlay in a private mount namespace);
+//! - `inventory/`: what systemd would discover, each image opened and judged, the merge state, the
+//!   image policy;
+//! - `provenance/`: dm-verity and signatures as systemd evaluates them, trust anchors, `verify`,
+//!   PKCS#7 (OpenSSL);
+//! - `content/`: what is inside images and hierarchies, file by file — walk, hashes, listings,
+//!   overlay semantics, what each extension changes;
+//! - `checks/`: the check registry — each check a value (its catalogue entry from
+//!   `extwatch_model::catalogue` and a function over [`checks::Facts`]), one file per family.
+//!
+//! Printing is the `extwatch-render` crate's job; this crate only builds the report.
+//!
+//! The audit is explicit stages ([`probe`] → [`inventory`] → [`facts`] → [`checks`] → [`report`]), so
+//! a long-running agent can re-run one. Room is left for `events/` (journal events and ticket
+//! reconciliation, over a journal reader crate), `mounts/` (mount-table snapshots and their
+//! differences) and `rules/` (detection rules over events and facts): each will be a room beside
+//! these, feeding the facts stage.
 
-pub mod analyze;
-pub mod budget;
-pub mod changes;
+// The workspace lints deny unsafe code, unwrap/expect/panic and slice indexing; `host/namespace.rs`
+// alone allows `unsafe` (one `unshare(2)`).
+// TODO(issue 9 follow-up, in progress): core still indexes slices in 10 files (vercmp, hash,
+// changes, select, budget, merged, evaluate, walk, overlay, version); until they use `get`, the lint
+// is allowed here rather than in each file.
+#![allow(clippy::indexing_slicing)]
+
+mod audit;
 pub mod checks;
-pub mod content;
-pub mod discover;
-pub mod files;
-pub mod merged;
-pub mod overlay;
-pub mod paths;
-pub mod policy;
-pub mod provenance;
-pub mod release;
-pub mod rootfs;
-pub mod trust;
-pub mod vercmp;
-pub mod verify;
-pub mod version;
+pub(crate) mod content;
+mod diagnostic;
+pub(crate) mod error;
+pub(crate) mod host;
+pub(crate) mod inventory;
+pub(crate) mod provenance;
+pub(crate) mod time;
 
 use std::path::{Path, PathBuf};
 
-use extwatch_formats::mountinfo::parse_mountinfo_table;
-use extwatch_formats::osrelease::parse_os_release;
-use extwatch_model::{Host, ImageClass, Report, SCHEMA};
+pub use crate::audit::{
+    audit, audit_full, checks, facts, inventory, probe, report, AuditError, HostFacts, Inventory,
+    MountTableError, Probe,
+};
+pub use crate::content::changes::Analysis;
+pub use crate::diagnostic::{Area, Diagnostic};
+pub use crate::error::chain as error_chain;
+pub use crate::host::arch::{architecture_name, native_architecture};
+pub use crate::host::rootfs::{open_operator_file, RootFs};
+pub use crate::host::version::SystemdVersion;
+pub use crate::provenance::evaluate::TrustCtx;
+pub use crate::provenance::pkcs7::CertError;
+pub use crate::provenance::trust::{load_operator as load_operator_trust, TrustError};
+pub use crate::provenance::verify::{verify_image, FileHash};
+pub use crate::time::rfc3339;
 
-use crate::rootfs::RootFs;
-use crate::version::SystemdVersion;
-
-/// Errors that stop an audit (everything else is a finding or a check error).
-#[derive(Debug, thiserror::Error)]
-pub enum AuditError {
-    /// The root cannot be opened.
-    #[error("cannot open root {path}: {source}")]
-    Root {
-        /// The root given.
-        path: PathBuf,
-        /// Why.
-        source: std::io::Error,
-    },
-    /// The mount table given cannot be read or parsed.
-    #[error("cannot use mount table {path}: {reason}")]
-    Mountinfo {
-        /// The file given.
-        path: PathBuf,
-        /// Why.
-        reason: String,
-    },
-    /// The operator's trust anchors cannot be loaded.
-    #[error("cannot load --trust anchors: {0}")]
-    Trust(String),
-    /// An unknown architecture name.
-    #[error("unknown architecture '{0}' (use systemd's names, e.g. x86-64, arm64)")]
-    Architecture(String),
+/// Listing one image (the `files` command): open it, walk it, hash its files (`extwatch-render`
+/// prints it as `systemd-dissect --mtree`, a table or the `files` JSON report).
+pub mod files {
+    pub use crate::content::hash::{hash_files_limited, HashError};
+    pub use crate::content::source::{content_of, Content};
+    pub use crate::content::walk::{major_minor, walk, FileEntry, WalkError, WalkLimits};
+    pub use extwatch_formats::{open_image, EntryKind, RawFormat, ReadAt};
 }
 
 /// What to audit and how.
@@ -88,253 +95,6 @@ pub struct Options {
     pub hash_all: bool,
     /// Which checks run (`--only`/`--skip`); all by default.
     pub select: checks::Selection,
-}
-
-/// Takes the inventory (and, with `checks`, the findings) of a root.
-pub fn audit(opts: &Options) -> Result<(Report, Vec<String>), AuditError> {
-    audit_full(opts).map(|(r, w, _)| (r, w))
-}
-
-/// [`audit`], also returning the content analysis (merged views) when it was made.
-pub fn audit_full(
-    opts: &Options,
-) -> Result<(Report, Vec<String>, Option<changes::Analysis>), AuditError> {
-    let root = RootFs::open(&opts.root).map_err(|source| AuditError::Root {
-        path: opts.root.clone(),
-        source,
-    })?;
-    let mut warnings = Vec::new();
-    let (version, version_source) = match opts.systemd_version {
-        Some(v) => (v, "option".to_string()),
-        None => match version::detect(&root) {
-            Some((v, p)) => (v, format!("detected:{p}")),
-            None => (SystemdVersion::DEFAULT, "default".to_string()),
-        },
-    };
-    let arch = match &opts.architecture {
-        Some(a) => {
-            discover::architecture_name(a).ok_or_else(|| AuditError::Architecture(a.clone()))?
-        }
-        None => discover::native_architecture(),
-    };
-    let initrd = opts
-        .initrd
-        .unwrap_or_else(|| root.lstat("/etc/initrd-release").ok().flatten().is_some());
-    let (os_release, os_release_error) = host_os_release(&root, &mut warnings);
-    if let Some(e) = &os_release_error {
-        warnings.push(format!("host os-release: {e}"));
-    }
-    let host_rel = release::HostRelease {
-        os_release: os_release.clone(),
-        scope: if initrd { "initrd" } else { "system" },
-        arch,
-        root_display: root.display_path().display().to_string(),
-    };
-    // One set of per-run budgets (release bytes, bytes hashed, evidence wall clock) for all images.
-    let budget = budget::RunBudget::default();
-
-    let mi_path = opts
-        .mountinfo
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("/proc/self/mountinfo"));
-    let mounts = match std::fs::read(&mi_path) {
-        Ok(d) => {
-            let t = parse_mountinfo_table(&d).map_err(|e| AuditError::Mountinfo {
-                path: mi_path.clone(),
-                reason: e.to_string(),
-            })?;
-            // A malformed line is skipped with a warning, never the whole table (issue 8 case 9).
-            for e in &t.skipped {
-                warnings.push(format!("{}: skipped {e}", mi_path.display()));
-            }
-            Some(t.mounts)
-        }
-        Err(e) if opts.mountinfo.is_some() => {
-            return Err(AuditError::Mountinfo {
-                path: mi_path,
-                reason: e.to_string(),
-            })
-        }
-        Err(e) => {
-            warnings.push(format!("no mount table ({}: {e})", mi_path.display()));
-            None
-        }
-    };
-
-    let dopts = discover::DiscoverOptions {
-        version,
-        initrd,
-        arch,
-    };
-    let (found, special, w) = discover::discover(&root, &dopts);
-    warnings.extend(w);
-    let trust = provenance::TrustCtx {
-        host: trust::load_host(&root),
-        operator: match &opts.trust {
-            Some(p) => Some(trust::load_operator(p).map_err(AuditError::Trust)?),
-            None => None,
-        },
-        deep: opts.deep,
-        threads: std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1),
-    };
-    let mut images = analyze_all(&root, &found, &host_rel, version, &trust, &budget);
-
-    let (hierarchies, w) = merged::hierarchies(&root, mounts.as_deref(), version);
-    warnings.extend(w);
-    for h in hierarchies.iter().filter(|h| h.merged) {
-        for n in &h.extensions {
-            if let Some((img, _)) = images.iter_mut().find(|(i, _)| {
-                i.class == h.class && &i.name == n && i.searched && i.masked_by.is_none()
-            }) {
-                img.merged = true;
-                img.merged_into.push(h.hierarchy.clone());
-            }
-        }
-    }
-    let mutable_dirs: Vec<String> = if version.major >= 256 {
-        ["usr", "opt", "etc"]
-            .iter()
-            .map(|h| format!("/var/lib/extensions.mutable/{h}"))
-            .filter(|p| root.lstat(p).ok().flatten().is_some())
-            .collect()
-    } else {
-        vec![]
-    };
-    let threads = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1);
-    let need_content = opts.content || (opts.checks && opts.select.needs(checks::Fact::Content));
-    let content = need_content.then(|| {
-        let classes: Vec<(ImageClass, &'static [&'static str])> =
-            [ImageClass::Sysext, ImageClass::Confext]
-                .into_iter()
-                .map(|c| (c, paths::hierarchies(c, version)))
-                .filter(|(_, h)| !h.is_empty())
-                .collect();
-        changes::analyze(
-            &root,
-            &images,
-            &hierarchies,
-            &classes,
-            arch,
-            &files::WalkLimits::default(),
-            threads,
-            opts.hash_all,
-            &budget,
-        )
-    });
-    let (findings, checks) = if opts.checks {
-        let policies: Vec<policy::Effective> = [ImageClass::Sysext, ImageClass::Confext]
-            .into_iter()
-            .filter(|c| *c == ImageClass::Sysext || version.major >= 254)
-            .map(|c| policy::effective(&root, c, version))
-            .collect();
-        let facts = checks::Facts {
-            images: &images,
-            hierarchies: &hierarchies,
-            mutable_dirs: &mutable_dirs,
-            mount_table: mounts.is_some(),
-            policies: &policies,
-            content: content.as_ref(),
-            special: &special,
-            ..checks::Facts::new(version, &trust.host)
-        };
-        checks::run(&facts, &opts.select)
-    } else {
-        (vec![], vec![])
-    };
-    let report = Report {
-        schema: SCHEMA.into(),
-        host: Host {
-            root: root.display_path().display().to_string(),
-            systemd_version: version.to_string(),
-            systemd_version_source: version_source,
-            os_release,
-            os_release_error,
-            architecture: arch.into(),
-            initrd,
-            mountinfo: mounts.as_ref().map(|_| mi_path.display().to_string()),
-        },
-        images: images.drain(..).map(|(i, _)| i).collect(),
-        hierarchies,
-        findings,
-        checks,
-    };
-    Ok((report, warnings, content))
-}
-
-/// The root's os-release as systemd's `open_os_release()` finds it: `/etc/os-release`, and
-/// `/usr/lib/os-release` only when the first does not exist. A regular file that exists but cannot
-/// be used (over systemd's `READ_FULL_BYTES_MAX`, unreadable, unparsable) is an error with the
-/// reason, never a silent `null` and never a fall-through to the other file (issue 8). A FIFO,
-/// socket or device there is never opened (systemd would block on it); it is skipped with a
-/// warning, as before, and the next file is used.
-fn host_os_release(
-    root: &RootFs,
-    warnings: &mut Vec<String>,
-) -> (
-    Option<std::collections::BTreeMap<String, String>>,
-    Option<String>,
-) {
-    for p in ["/etc/os-release", "/usr/lib/os-release"] {
-        if let Ok(Some(st)) = root.stat(p) {
-            if rustix::fs::FileType::from_raw_mode(st.st_mode) != rustix::fs::FileType::RegularFile
-            {
-                warnings.push(format!(
-                    "host os-release: {p} is not a regular file; skipped"
-                ));
-                continue;
-            }
-        }
-        match root.read_file(p, extwatch_formats::osrelease::MAX_RELEASE_SIZE as u64) {
-            Ok(None) => continue,
-            Ok(Some(d)) => {
-                return match parse_os_release(&d) {
-                    Ok(m) => (Some(m), None),
-                    Err(e) => (None, Some(format!("{p}: {e}"))),
-                }
-            }
-            Err(e) => return (None, Some(format!("{p}: {e}"))),
-        }
-    }
-    (None, None)
-}
-
-/// Analyses images on up to `available_parallelism` threads (hashing dominates), keeping order.
-fn analyze_all(
-    root: &RootFs,
-    found: &[discover::Found],
-    host: &release::HostRelease,
-    v: SystemdVersion,
-    trust: &provenance::TrustCtx,
-    budget: &budget::RunBudget,
-) -> Vec<(extwatch_model::Image, analyze::Extra)> {
-    let threads = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-        .clamp(1, 8)
-        .min(found.len().max(1));
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let slots: Vec<std::sync::Mutex<Option<(extwatch_model::Image, analyze::Extra)>>> =
-        found.iter().map(|_| std::sync::Mutex::new(None)).collect();
-    std::thread::scope(|s| {
-        for _ in 0..threads {
-            s.spawn(|| loop {
-                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let Some(f) = found.get(i) else { break };
-                let r = analyze::analyze(root, f, host, v, trust, budget);
-                if let Ok(mut slot) = slots[i].lock() {
-                    *slot = Some(r);
-                }
-            });
-        }
-    });
-    slots
-        .into_iter()
-        .filter_map(|m| m.into_inner().ok().flatten())
-        .collect()
 }
 
 /// Convenience for callers that hold a path.

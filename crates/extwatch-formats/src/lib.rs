@@ -15,7 +15,6 @@ pub mod fsimage;
 pub mod limits;
 pub mod mountinfo;
 pub mod osrelease;
-pub mod pkcs7;
 pub mod readat;
 pub mod squashfs;
 pub mod verity;

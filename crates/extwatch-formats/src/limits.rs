@@ -79,7 +79,7 @@ pub const CHUNK: usize = 256 * 1024;
 /// systemd's `READ_FULL_BYTES_MAX`, [`crate::osrelease::MAX_RELEASE_SIZE`]).
 pub const MAX_RELEASE_TOTAL: u64 = 256 * 1024 * 1024;
 /// Certificate bytes read across all trust stores in one run (each file is capped at
-/// [`crate::pkcs7::MAX_CERT_FILE`]); hard links to one file are read once.
+/// `MAX_CERT_FILE` in extwatch-core's `provenance/pkcs7.rs`); hard links to one file are read once.
 pub const MAX_TRUST_STORE_TOTAL: u64 = 64 * 1024 * 1024;
 /// Largest image file whose whole-file SHA-256 is computed; larger ones are reported as not hashed
 /// with their size and allocated size.

@@ -9,9 +9,8 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use extwatch::cli::{FilesArgs, FilesFormat};
-use extwatch_core::content::Content;
-use extwatch_core::files::{self, EntryKind, FileEntry, WalkLimits};
-use extwatch_core::rootfs::RootFs;
+use extwatch_core::files::{self, Content, EntryKind, FileEntry, WalkLimits};
+use extwatch_core::RootFs;
 use extwatch_model::{FileType, ImageFormat};
 
 /// Opens the image: a directory as a [`RootFs`], anything else only when it is a regular file
@@ -39,7 +38,7 @@ fn open(
             }
             r.open_file(p).map_err(|e| e.to_string())?
         }
-        None => match extwatch_core::rootfs::open_operator_file(path) {
+        None => match extwatch_core::open_operator_file(path) {
             Ok(f) => f,
             Err(e) => {
                 // A directory is not a regular file; everything else stays refused.
@@ -65,17 +64,21 @@ fn open(
 /// Runs `extwatch files`.
 pub fn run(args: &FilesArgs) -> Result<ExitCode> {
     let arch = match &args.architecture {
-        Some(a) => extwatch_core::discover::architecture_name(a).with_context(|| {
+        Some(a) => extwatch_core::architecture_name(a).with_context(|| {
             format!("unknown architecture '{a}' (use systemd's names, e.g. x86-64, arm64)")
         })?,
-        None => extwatch_core::discover::native_architecture(),
+        None => extwatch_core::native_architecture(),
     };
     let shown = args.image.display().to_string();
     let (content, format) = open(&args.image, args.root.as_deref(), arch)
         .map_err(|e| anyhow::anyhow!("cannot read image {shown}: {e}"))?;
     let limits = WalkLimits::default();
-    let mut entries = files::walk(&content, &limits)
-        .map_err(|e| anyhow::anyhow!("cannot list image {shown}: {e}"))?;
+    let mut entries = files::walk(&content, &limits).map_err(|e| {
+        anyhow::anyhow!(
+            "cannot list image {shown}: {}",
+            extwatch_core::error_chain(&e)
+        )
+    })?;
     if args.hash || args.format == FilesFormat::Mtree {
         let threads = args.threads.unwrap_or_else(|| {
             std::thread::available_parallelism()
@@ -88,7 +91,12 @@ pub fn run(args: &FilesArgs) -> Result<ExitCode> {
             threads,
             limits.max_total_bytes_hashed,
         )
-        .map_err(|e| anyhow::anyhow!("cannot hash files of {shown}: {e}"))?;
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "cannot hash files of {shown}: {}",
+                extwatch_core::error_chain(&e)
+            )
+        })?;
     }
     drop(content);
     let out = std::io::stdout().lock();

@@ -11,7 +11,7 @@ use anyhow::{Context, Result};
 use clap::Parser;
 use extwatch::cli::{Cli, Command, Format, Initrd, Target};
 use extwatch_core::checks::Selection;
-use extwatch_core::version::SystemdVersion;
+use extwatch_core::SystemdVersion;
 use extwatch_render::{json, text};
 
 mod files;
@@ -130,7 +130,8 @@ fn report(
         hash_all: baseline.is_some(),
         select,
     };
-    let (report, warnings, analysis) = extwatch_core::audit_full(&opts)?;
+    let (report, diagnostics, analysis) = extwatch_core::audit_full(&opts)?;
+    let warnings: Vec<String> = diagnostics.iter().map(ToString::to_string).collect();
     if let (Some(path), Some(a)) = (baseline, &analysis) {
         let b = a.to_baseline(&report.host.root, &report.hierarchies);
         std::fs::write(path, json::document(&b)?)
@@ -158,26 +159,22 @@ fn verify(
     sha256: bool,
     format: Format,
 ) -> Result<ExitCode> {
-    use extwatch_core::provenance::TrustCtx;
-    use extwatch_core::verify::FileHash;
+    use extwatch_core::FileHash;
+    use extwatch_core::TrustCtx;
     let file_hash = if sha256 {
         FileHash::Always
     } else {
         FileHash::IfNoVerity
     };
     let arch = match arch {
-        Some(a) => extwatch_core::discover::architecture_name(a)
+        Some(a) => extwatch_core::architecture_name(a)
             .with_context(|| format!("unknown architecture {a:?}"))?,
-        None => extwatch_core::discover::native_architecture(),
+        None => extwatch_core::native_architecture(),
     };
     let ctx = TrustCtx {
         host: Default::default(),
         operator: match trust {
-            Some(p) => Some(
-                extwatch_core::trust::load_operator(p)
-                    .map_err(anyhow::Error::msg)
-                    .context("loading --trust")?,
-            ),
+            Some(p) => Some(extwatch_core::load_operator_trust(p).context("loading --trust")?),
             None => None,
         },
         deep: true,
@@ -196,9 +193,7 @@ fn verify(
         } else {
             indicatif::ProgressBar::hidden()
         };
-        let r = extwatch_core::verify::verify_image(img, &ctx, arch, file_hash, &|n| {
-            bar.set_position(n)
-        });
+        let r = extwatch_core::verify_image(img, &ctx, arch, file_hash, &|n| bar.set_position(n));
         bar.finish_and_clear();
         results.push(r);
     }

@@ -589,7 +589,7 @@ fn hostile_deep_tree_and_depth_limit() {
     );
 
     // The depth limit is a clear error, not a truncated listing.
-    let c = extwatch_core::content::Content::Fs(
+    let c = extwatch_core::files::Content::Fs(
         extwatch_core::files::open_image(
             std::sync::Arc::new(std::fs::File::open(&img).unwrap()),
             "x86-64",
@@ -601,13 +601,17 @@ fn hostile_deep_tree_and_depth_limit() {
         max_depth: 20,
         ..Default::default()
     };
-    let e = extwatch_core::files::walk(&c, &lim).unwrap_err();
+    let e = extwatch_core::files::walk(&c, &lim)
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("deeper than the limit of 20"), "{e}");
     let lim = extwatch_core::files::WalkLimits {
         max_entries: 10,
         ..Default::default()
     };
-    let e = extwatch_core::files::walk(&c, &lim).unwrap_err();
+    let e = extwatch_core::files::walk(&c, &lim)
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("more than the limit of 10 entries"), "{e}");
 }
 

@@ -16,8 +16,8 @@ use extwatch_model::{Finding, ImageClass};
 use serde_json::json;
 
 use super::{finding, ids, Check, CheckError, Fact, Facts, Outcome};
-use crate::changes::{Analysis, ImageChanges, Replaced};
-use crate::files::FileEntry;
+use crate::content::changes::{Analysis, ImageChanges, Replaced};
+use crate::content::FileEntry;
 
 pub(super) const SHADOWS_BASE: Check = Check::new(ids::EXTENSION_SHADOWS_BASE, shadows_base);
 pub(super) const OVERRIDES_EXTENSION: Check =

@@ -9,7 +9,7 @@
 use serde_json::json;
 
 use super::{candidate, finding, ids, is_extension, Check, Facts, Outcome};
-use crate::merged::overlay_is_systemds;
+use crate::inventory::merged::overlay_is_systemds;
 
 pub(super) const RUNTIME: Check = Check::new(ids::RUNTIME_EXTENSION, runtime);
 pub(super) const MUTABLE: Check = Check::new(ids::MUTABLE_EXTENSION_MODE, mutable);

@@ -21,7 +21,7 @@
 
 use extwatch_model::{CheckRun, CheckStatus, Finding, Hierarchy, Image, ImageClass};
 
-use crate::analyze::Extra;
+use crate::inventory::image::Extra;
 
 pub use extwatch_model::catalogue::{ids, CheckDef, Fact, CATALOGUE};
 
@@ -50,23 +50,23 @@ pub struct Facts<'a> {
     /// The mount table was available ([`Fact::MountTable`]).
     pub mount_table: bool,
     /// Effective image policies per class ([`Fact::Policies`]).
-    pub policies: &'a [crate::policy::Effective],
+    pub policies: &'a [crate::inventory::policy::Effective],
     /// The host's verity.d trust store ([`Fact::TrustStore`]).
-    pub host_trust: &'a crate::trust::HostTrust,
+    pub host_trust: &'a crate::provenance::trust::HostTrust,
     /// systemd version in force ([`Fact::Version`]).
-    pub version: crate::version::SystemdVersion,
+    pub version: crate::host::version::SystemdVersion,
     /// What each extension changes, when computed ([`Fact::Content`]).
-    pub content: Option<&'a crate::changes::Analysis>,
+    pub content: Option<&'a crate::content::changes::Analysis>,
     /// FIFOs, sockets and character devices in search directories ([`Fact::SpecialFiles`]).
-    pub special: &'a [crate::discover::SpecialFile],
+    pub special: &'a [crate::inventory::discover::SpecialFile],
 }
 
 impl<'a> Facts<'a> {
     /// Facts of a root with nothing found: no images, no merged hierarchy, no mount table, no
     /// policy, no content analysis.
     pub fn new(
-        version: crate::version::SystemdVersion,
-        host_trust: &'a crate::trust::HostTrust,
+        version: crate::host::version::SystemdVersion,
+        host_trust: &'a crate::provenance::trust::HostTrust,
     ) -> Self {
         Facts {
             images: &[],

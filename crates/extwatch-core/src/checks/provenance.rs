@@ -12,7 +12,7 @@ use extwatch_model::{ImageFormat, SignatureStatus, VeritySource};
 use serde_json::json;
 
 use super::{candidate, finding, ids, is_extension, Check, Facts, Outcome};
-use crate::analyze::Extra;
+use crate::inventory::image::Extra;
 
 pub(super) const DIRECTORY_IMAGE: Check =
     Check::new(ids::EXTENSION_DIRECTORY_IMAGE, directory_image);
@@ -208,11 +208,11 @@ fn trust_store_ignored(f: &Facts) -> Outcome {
     if t.certs.is_empty() && (!t.skipped.is_empty() || t.skipped_more > 0) {
         out.push(finding(d, "verity.d",
             "no *.crt in verity.d could be checked within extwatch's budget: which certificates systemd would accept is unknown".into(),
-            json!({"directories": crate::trust::VERITY_DIRS, "present": t.dirs_present, "skipped_by": "extwatch"})));
+            json!({"directories": crate::provenance::trust::VERITY_DIRS, "present": t.dirs_present, "skipped_by": "extwatch"})));
     } else if t.certs.is_empty() {
         out.push(finding(d, "verity.d",
             "no verity.d directory holds a usable *.crt: systemd's userspace check can accept no signature".into(),
-            json!({"directories": crate::trust::VERITY_DIRS, "present": t.dirs_present})));
+            json!({"directories": crate::provenance::trust::VERITY_DIRS, "present": t.dirs_present})));
     }
     Outcome::of(out)
 }

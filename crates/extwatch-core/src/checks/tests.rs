@@ -4,10 +4,10 @@ use extwatch_formats::EntryKind;
 use extwatch_model::{CheckStatus, ImageClass};
 
 use super::*;
-use crate::changes::{Analysis, ImageChanges};
-use crate::files::FileEntry;
-use crate::trust::HostTrust;
-use crate::version::SystemdVersion;
+use crate::content::changes::{Analysis, ImageChanges};
+use crate::content::FileEntry;
+use crate::host::version::SystemdVersion;
+use crate::provenance::trust::HostTrust;
 
 #[test]
 fn every_catalogue_id_has_exactly_one_check_and_back() {

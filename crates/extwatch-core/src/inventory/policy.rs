@@ -13,8 +13,8 @@ use std::os::unix::fs::MetadataExt;
 use extwatch_formats::limits::MAX_UNIT_FILE;
 use extwatch_model::ImageClass;
 
-use crate::rootfs::RootFs;
-use crate::version::SystemdVersion;
+use crate::host::rootfs::RootFs;
+use crate::host::version::SystemdVersion;
 
 /// Built-in sysext policy (`image_policy_sysext`).
 pub const DEFAULT_SYSEXT: &str =

@@ -8,7 +8,7 @@
 
 use std::fmt;
 
-use crate::rootfs::RootFs;
+use crate::host::rootfs::RootFs;
 
 /// A systemd version: major plus, when known, the stable point release (257.13).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

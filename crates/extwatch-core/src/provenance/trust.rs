@@ -14,12 +14,12 @@
 use std::collections::HashSet;
 use std::io::Read;
 use std::os::unix::fs::MetadataExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
+use crate::provenance::pkcs7::{self, parse_cert_pem, CertError, TrustedCert};
 use extwatch_formats::limits;
-use extwatch_formats::pkcs7::{self, parse_cert_pem, TrustedCert};
 
-use crate::rootfs::RootFs;
+use crate::host::rootfs::RootFs;
 
 /// The `verity.d` directories systemd reads, highest precedence first.
 pub const VERITY_DIRS: [&str; 4] = [
@@ -161,18 +161,54 @@ fn load_host_with(root: &RootFs, budget: u64) -> HostTrust {
             }
             match parse_cert_pem(&d) {
                 Ok(cert) => t.certs.push(TrustedCert { source: path, cert }),
-                Err(e) => t.ignored.push((path, e)),
+                Err(e) => t.ignored.push((path, crate::error::chain(&e))),
             }
         }
     }
     t
 }
 
+/// Why the operator's trust anchors (`--trust`) cannot be used. The cause is chained
+/// (`{:#}` prints `PATH: cause`).
+#[derive(Debug, thiserror::Error)]
+pub enum TrustError {
+    /// The directory or a file in it cannot be read.
+    #[error("{}", path.display())]
+    Read {
+        /// The directory or file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A file is not a usable certificate.
+    #[error("{}", path.display())]
+    Cert {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: CertError,
+    },
+    /// No `.crt`/`.pem` file at all.
+    #[error("{}: no .crt/.pem certificates found", path.display())]
+    Empty {
+        /// The directory given.
+        path: PathBuf,
+    },
+}
+
 /// Loads the operator's anchors from a directory (or a single file) on the auditing machine.
-pub fn load_operator(path: &Path) -> Result<Vec<TrustedCert>, String> {
-    let files: Vec<std::path::PathBuf> = if path.is_dir() {
+pub fn load_operator(path: &Path) -> Result<Vec<TrustedCert>, TrustError> {
+    fn read(path: &Path) -> impl FnOnce(std::io::Error) -> TrustError + '_ {
+        move |source| TrustError::Read {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+    let files: Vec<PathBuf> = if path.is_dir() {
         let mut v: Vec<_> = std::fs::read_dir(path)
-            .map_err(|e| format!("{}: {e}", path.display()))?
+            .map_err(read(path))?
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| {
                 p.extension()
@@ -186,18 +222,20 @@ pub fn load_operator(path: &Path) -> Result<Vec<TrustedCert>, String> {
     };
     let mut out = Vec::new();
     for f in files {
-        let d = std::fs::read(&f).map_err(|e| format!("{}: {e}", f.display()))?;
-        let cert = parse_cert_pem(&d).map_err(|e| format!("{}: {e}", f.display()))?;
+        let d = std::fs::read(&f).map_err(read(&f))?;
+        let cert = parse_cert_pem(&d).map_err(|source| TrustError::Cert {
+            path: f.clone(),
+            source,
+        })?;
         out.push(TrustedCert {
             source: f.display().to_string(),
             cert,
         });
     }
     if out.is_empty() {
-        return Err(format!(
-            "{}: no .crt/.pem certificates found",
-            path.display()
-        ));
+        return Err(TrustError::Empty {
+            path: path.to_path_buf(),
+        });
     }
     Ok(out)
 }

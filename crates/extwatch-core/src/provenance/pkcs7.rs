@@ -70,12 +70,23 @@ pub enum Verdict {
     Malformed(String),
 }
 
+/// Why a certificate file cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum CertError {
+    /// Over [`MAX_CERT_FILE`].
+    #[error("certificate file larger than 1 MiB")]
+    TooLarge,
+    /// OpenSSL does not read it as a PEM X.509 certificate.
+    #[error("not a PEM X.509 certificate")]
+    Pem(#[source] openssl::error::ErrorStack),
+}
+
 /// Parses PEM certificate(s) from a file's bytes (systemd loads one per `.crt`; we accept the first).
-pub fn parse_cert_pem(data: &[u8]) -> Result<X509, String> {
+pub fn parse_cert_pem(data: &[u8]) -> Result<X509, CertError> {
     if data.len() > MAX_CERT_FILE {
-        return Err("certificate file larger than 1 MiB".into());
+        return Err(CertError::TooLarge);
     }
-    X509::from_pem(data).map_err(|e| format!("not a PEM X.509 certificate: {e}"))
+    X509::from_pem(data).map_err(CertError::Pem)
 }
 
 fn name(n: &X509NameRef) -> String {

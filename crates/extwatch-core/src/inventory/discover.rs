@@ -15,10 +15,11 @@ use std::collections::HashMap;
 use extwatch_model::ImageClass;
 use rustix::fs::FileType;
 
-use crate::paths;
-use crate::rootfs::{join, RootFs};
-use crate::vercmp::strverscmp_improved;
-use crate::version::SystemdVersion;
+use crate::diagnostic::{Area, Diagnostic};
+use crate::host::paths;
+use crate::host::rootfs::{join, RootFs};
+use crate::host::vercmp::strverscmp_improved;
+use crate::host::version::SystemdVersion;
 
 /// What an entry is on disk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,8 +89,13 @@ pub struct SpecialFile {
     pub what: String,
 }
 
-/// Images found, special files found, warnings.
-pub type Discovery = (Vec<Found>, Vec<SpecialFile>, Vec<String>);
+/// A discovery diagnostic about `path` (inside the root).
+fn diag(path: &str, message: String) -> Diagnostic {
+    Diagnostic::new(Area::Discovery, Some(path.to_string()), message)
+}
+
+/// Images found, special files found, diagnostics.
+pub type Discovery = (Vec<Found>, Vec<SpecialFile>, Vec<Diagnostic>);
 
 /// Discovers every image (and the special files beside them) of every class in `root`.
 pub fn discover(root: &RootFs, opts: &DiscoverOptions) -> Discovery {
@@ -140,7 +146,7 @@ fn scan_dir(
     searched: bool,
     why: Option<&str>,
     winners: &mut HashMap<String, String>,
-    (out, special, warnings): (&mut Vec<Found>, &mut Vec<SpecialFile>, &mut Vec<String>),
+    (out, special, warnings): (&mut Vec<Found>, &mut Vec<SpecialFile>, &mut Vec<Diagnostic>),
 ) {
     // systemd opens the search directory itself with chase() inside the root.
     let entries = match root.read_dir(dir) {
@@ -150,16 +156,19 @@ fn scan_dir(
             if code != Some(rustix::io::Errno::NOENT.raw_os_error())
                 && code != Some(rustix::io::Errno::NOTDIR.raw_os_error())
             {
-                warnings.push(format!("cannot read {}: {e}", root.display(dir)));
+                warnings.push(diag(dir, format!("cannot read {}: {e}", root.display(dir))));
             }
             return;
         }
     };
     for (name_b, _) in entries {
         let Ok(fname) = std::str::from_utf8(&name_b) else {
-            warnings.push(format!(
-                "{}: skipping an entry whose name is not UTF-8",
-                root.display(dir)
+            warnings.push(diag(
+                dir,
+                format!(
+                    "{}: skipping an entry whose name is not UTF-8",
+                    root.display(dir)
+                ),
             ));
             continue;
         };
@@ -213,8 +222,10 @@ fn scan_dir(
                                     symlink,
                                 );
                             }
-                            None => warnings
-                                .push(format!("{}: no usable version inside", root.display(&path))),
+                            None => warnings.push(diag(
+                                &path,
+                                format!("{}: no usable version inside", root.display(&path)),
+                            )),
                         }
                         continue;
                     }
@@ -235,15 +246,18 @@ fn scan_dir(
             // never opened: opening a FIFO blocks, opening a device runs its driver).
             FileType::Fifo | FileType::Socket | FileType::CharacterDevice => {
                 if let Ok(Some(st)) = root.stat(&path) {
-                    warnings.push(format!(
-                        "{}: {}; not an image",
-                        root.display(&path),
-                        crate::rootfs::not_regular(&st)
+                    warnings.push(diag(
+                        &path,
+                        format!(
+                            "{}: {}; not an image",
+                            root.display(&path),
+                            crate::host::rootfs::not_regular(&st)
+                        ),
                     ));
                     special.push(SpecialFile {
                         path: path.clone(),
                         search_dir: dir.to_string(),
-                        what: crate::rootfs::special_kind(&st),
+                        what: crate::host::rootfs::special_kind(&st),
                     });
                 }
                 continue;
@@ -388,65 +402,6 @@ fn vpick(
     Some((base.to_string(), resolved, kind))
 }
 
-/// systemd's architecture names (`architecture_to_string()`).
-pub const ARCHITECTURES: &[&str] = &[
-    "x86",
-    "x86-64",
-    "ppc",
-    "ppc-le",
-    "ppc64",
-    "ppc64-le",
-    "ia64",
-    "parisc",
-    "parisc64",
-    "s390",
-    "s390x",
-    "sparc",
-    "sparc64",
-    "mips",
-    "mips-le",
-    "mips64",
-    "mips64-le",
-    "alpha",
-    "arm",
-    "arm-be",
-    "arm64",
-    "arm64-be",
-    "sh",
-    "sh64",
-    "m68k",
-    "tilegx",
-    "cris",
-    "nios2",
-    "riscv32",
-    "riscv64",
-    "arc",
-    "arc-be",
-    "loongarch64",
-];
-
 fn is_arch(s: &str) -> bool {
-    ARCHITECTURES.contains(&s)
-}
-
-/// systemd's name for the architecture extwatch runs on (`uname_architecture()`).
-pub fn native_architecture() -> &'static str {
-    match std::env::consts::ARCH {
-        "x86_64" => "x86-64",
-        "x86" => "x86",
-        "aarch64" => "arm64",
-        "arm" => "arm",
-        "powerpc64" if cfg!(target_endian = "little") => "ppc64-le",
-        "powerpc64" => "ppc64",
-        "s390x" => "s390x",
-        "riscv64" => "riscv64",
-        "loongarch64" => "loongarch64",
-        "mips64" => "mips64",
-        _ => "unknown",
-    }
-}
-
-/// Interns an architecture name given on the command line.
-pub fn architecture_name(s: &str) -> Option<&'static str> {
-    ARCHITECTURES.iter().copied().find(|a| *a == s)
+    crate::host::arch::ARCHITECTURES.contains(&s)
 }

@@ -5,9 +5,10 @@
 use extwatch_formats::mountinfo::{overlay_lowerdirs, MountEntry};
 use extwatch_model::{Hierarchy, ImageClass, Marker, OverlayMount};
 
-use crate::paths;
-use crate::rootfs::RootFs;
-use crate::version::SystemdVersion;
+use crate::diagnostic::{Area, Diagnostic};
+use crate::host::paths;
+use crate::host::rootfs::RootFs;
+use crate::host::version::SystemdVersion;
 
 /// Largest marker file read.
 const MAX_MARKER: u64 = 1024 * 1024;
@@ -17,7 +18,7 @@ pub fn hierarchies(
     root: &RootFs,
     mounts: Option<&[MountEntry]>,
     v: SystemdVersion,
-) -> (Vec<Hierarchy>, Vec<String>) {
+) -> (Vec<Hierarchy>, Vec<Diagnostic>) {
     let mut out = Vec::new();
     let mut warnings = Vec::new();
     for class in [ImageClass::Sysext, ImageClass::Confext] {
@@ -25,7 +26,11 @@ pub fn hierarchies(
             match hierarchy(root, mounts, class, hier) {
                 Ok(Some(h)) => out.push(h),
                 Ok(None) => {}
-                Err(e) => warnings.push(format!("{}: {e}", root.display(hier))),
+                Err(e) => warnings.push(Diagnostic::new(
+                    Area::MergeState,
+                    Some(hier.to_string()),
+                    format!("{}: {e}", root.display(hier)),
+                )),
             }
         }
     }

@@ -4,7 +4,7 @@
 
 use extwatch_model::ImageClass;
 
-use crate::version::SystemdVersion;
+use crate::host::version::SystemdVersion;
 
 /// The directories systemd searches for `class`, highest precedence first.
 pub fn search_dirs(class: ImageClass, v: SystemdVersion, initrd: bool) -> Vec<&'static str> {

@@ -3,7 +3,7 @@
 //! For every hierarchy the layers are the images merged there now (from the marker, in systemd's
 //! order) or, when nothing is merged, the images systemd *would* merge (searched, not masked,
 //! compatible), sorted with `strverscmp_improved()`. Each image is listed without mounting
-//! ([`crate::files::walk`]), stacked over the base ([`crate::overlay`]), and every path it adds,
+//! ([`crate::content::walk`]), stacked over the base ([`crate::content::overlay`]), and every path it adds,
 //! replaces or overrides is recorded; then the content rules (PATH executables, setuid/capabilities,
 //! units and their kin, authentication and privilege configuration) are applied to what it ships.
 
@@ -13,12 +13,13 @@ use std::sync::Arc;
 use extwatch_formats::{open_image, EntryKind, ReadAt};
 use extwatch_model::{Hierarchy, Image, ImageClass, ImageFormat};
 
-use crate::analyze::Extra;
+use crate::content::overlay::{self, Change, Layer, Origin};
 use crate::content::Content;
-use crate::files::{hash_files, walk, FileEntry, WalkLimits};
-use crate::overlay::{self, Change, Layer, Origin};
-use crate::rootfs::RootFs;
-use crate::vercmp::strverscmp_improved;
+use crate::content::{hash_files, walk, FileEntry, WalkLimits};
+use crate::error::chain;
+use crate::host::rootfs::RootFs;
+use crate::host::vercmp::strverscmp_improved;
+use crate::inventory::image::Extra;
 
 /// One shadowed or overridden path with the hashes on both sides.
 #[derive(Debug, Clone)]
@@ -76,7 +77,7 @@ pub fn open_content(root: &RootFs, img: &Image, arch: &str) -> Result<Content, S
             let f = root.open_file(p).map_err(|e| e.to_string())?;
             let src: Arc<dyn ReadAt> = Arc::new(f);
             let o = open_image(src, arch).map_err(|e| e.to_string())?;
-            Ok(crate::files::content_of(o))
+            Ok(crate::content::content_of(o))
         }
     }
 }
@@ -105,7 +106,7 @@ fn hier_relative(hier: &str, p: &[u8]) -> Vec<u8> {
 
 /// Runs the analysis.
 #[allow(clippy::too_many_arguments)]
-pub fn analyze(
+pub fn analyze_changes(
     root: &RootFs,
     images: &[(Image, Extra)],
     hierarchies: &[Hierarchy],
@@ -114,7 +115,7 @@ pub fn analyze(
     limits: &WalkLimits,
     threads: usize,
     hash_all: bool,
-    budget: &crate::budget::RunBudget,
+    budget: &crate::host::budget::RunBudget,
 ) -> Analysis {
     let mut out = Analysis::default();
     for (class, hiers) in classes {
@@ -148,12 +149,14 @@ pub fn analyze(
         // Walk each image once.
         let mut walked: Vec<(&Image, Vec<FileEntry>)> = Vec::new();
         for img in layer_imgs {
-            match open_content(root, img, arch).and_then(|c| Ok((walk(&c, limits)?, c))) {
+            match open_content(root, img, arch)
+                .and_then(|c| Ok((walk(&c, limits).map_err(|e| chain(&e))?, c)))
+            {
                 Ok((mut entries, content)) => {
                     if hash_all {
                         let r =
                             budget.hash_all(&img.name, &mut entries, &mut out.errors, &mut |s| {
-                                hash_files(&content, s, threads)
+                                hash_files(&content, s, threads).map_err(String::from)
                             });
                         if let Err(e) = r {
                             out.errors.push(format!("{}: hashing: {e}", img.name));
@@ -170,7 +173,6 @@ pub fn analyze(
                 .iter()
                 .map(|(img, entries)| Layer {
                     name: img.name.clone(),
-                    class: *class,
                     entries: overlay::under(entries.clone(), hier),
                 })
                 .collect();
@@ -231,7 +233,7 @@ pub fn analyze(
                         // A failure leaves these unhashed; the finding then says so.
                         let _ = open_content(root, img, arch).and_then(|c| {
                             budget.hash_evidence(&img.name, &mut sel, &mut out.errors, &mut |s| {
-                                hash_files(&c, s, threads)
+                                hash_files(&c, s, threads).map_err(String::from)
                             })
                         });
                     }
@@ -361,19 +363,21 @@ fn hash_subset(
     merged: bool,
     root: &RootFs,
     hier: &str,
-    budget: &crate::budget::RunBudget,
+    budget: &crate::host::budget::RunBudget,
     errors: &mut Vec<String>,
 ) -> Vec<FileEntry> {
     if sel.is_empty() {
         return sel;
     }
-    let r = overlay::beneath(root, hier, merged, |r| {
+    let r = crate::host::namespace::beneath::<_, String>(root, hier, merged, |r| {
         let base = r
             .subroot(hier)
             .map(Content::Dir)
             .map_err(|e| e.to_string())?;
         let what = format!("{hier} (base)");
-        budget.hash_evidence(&what, &mut sel, errors, &mut |s| hash_files(&base, s, 1))?;
+        budget.hash_evidence(&what, &mut sel, errors, &mut |s| {
+            hash_files(&base, s, 1).map_err(String::from)
+        })?;
         Ok(sel)
     });
     r.unwrap_or_default()

@@ -11,15 +11,15 @@
 
 use std::sync::Arc;
 
+use crate::provenance::pkcs7::{embedded_certs, verify, CertInfo, TrustedCert, Verdict};
 use extwatch_formats::ddi::{read_partition, Ddi};
-use extwatch_formats::pkcs7::{embedded_certs, verify, CertInfo, TrustedCert, Verdict};
 use extwatch_formats::verity::{compute_tree, parse_superblock, SUPERBLOCK_SIZE};
 use extwatch_formats::veritysig::{parse_verity_sig, SigError, MAX_SIG_PARTITION};
 use extwatch_formats::{ReadAt, Window};
 use extwatch_model::{DeclaredHash, Signature, SignatureStatus, Signer, Verity, VeritySource};
 
-use crate::analyze::rfc3339;
-use crate::trust::HostTrust;
+use crate::provenance::trust::HostTrust;
+use crate::time::rfc3339;
 
 /// Trust anchors and how hard to look.
 #[derive(Debug, Default, Clone)]
@@ -267,7 +267,7 @@ pub fn evaluate(
     let source_of = |info: &CertInfo, set: &[TrustedCert]| {
         set.iter()
             .find(|c| {
-                extwatch_formats::pkcs7::cert_info(&c.cert).sha256_fingerprint
+                crate::provenance::pkcs7::cert_info(&c.cert).sha256_fingerprint
                     == info.sha256_fingerprint
             })
             .map(|c| c.source.clone())

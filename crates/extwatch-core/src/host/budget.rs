@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 
 use extwatch_formats::limits;
 
-use crate::files::FileEntry;
-use crate::release::ReleaseBudget;
+use crate::content::FileEntry;
+use crate::inventory::release::ReleaseBudget;
 use extwatch_formats::EntryKind;
 
 /// The budgets of one run.

@@ -3,17 +3,18 @@
 
 use std::sync::Arc;
 
-use extwatch_formats::{limits, open_image, RawFormat, ReadAt};
+use extwatch_formats::{open_image, RawFormat, ReadAt};
 use extwatch_model::{Compatibility, Image, ImageClass, ImageFormat};
-use sha2::{Digest, Sha256};
 
-use crate::budget::RunBudget;
 use crate::content::Content;
-use crate::discover::{Found, Kind};
-use crate::provenance::{self, TrustCtx};
-use crate::release::{find_release_budgeted, validate, HostRelease, Lookup};
-use crate::rootfs::{xattr_fd, RootFs};
-use crate::version::SystemdVersion;
+use crate::content::{hash_image, HashSkip};
+use crate::host::budget::RunBudget;
+use crate::host::rootfs::{xattr_fd, RootFs};
+use crate::host::version::SystemdVersion;
+use crate::inventory::discover::{Found, Kind};
+use crate::inventory::release::{find_release_budgeted, validate, HostRelease, Lookup};
+use crate::provenance::evaluate::{self, TrustCtx};
+use crate::time::rfc3339;
 
 /// Facts about an image beyond the model that checks need.
 #[derive(Debug, Clone, Default)]
@@ -29,7 +30,7 @@ pub struct Extra {
 }
 
 /// Analyses one discovered entry.
-pub fn analyze(
+pub fn analyze_image(
     root: &RootFs,
     f: &Found,
     host: &HostRelease,
@@ -50,7 +51,7 @@ pub fn analyze(
         Kind::Block => ImageFormat::Block,
         Kind::Raw => ImageFormat::Unknown,
     };
-    let (mut verity, mut signature) = provenance::none();
+    let (mut verity, mut signature) = evaluate::none();
     let (mut sha256, mut size, mut mtime) = (None, None, None);
     let (mut allocated_size, mut not_hashed) = (None, None);
 
@@ -100,8 +101,8 @@ pub fn analyze(
                             };
                         }
                         let input = side.into_input(src, img.ddi.as_ref());
-                        (verity, signature) = provenance::evaluate(&input, trust, &|_| {});
-                        Some(crate::files::content_of(img))
+                        (verity, signature) = evaluate::evaluate(&input, trust, &|_| {});
+                        Some(crate::content::content_of(img))
                     }
                     Err(e) => {
                         errors.push(format!("cannot read image: {e}"));
@@ -129,7 +130,7 @@ pub fn analyze(
             }
             Ok(Lookup::Absent) => lookup_failure = Some("No medium found"),
             Ok(Lookup::NotUnique(_)) => lookup_failure = Some("Name not unique on network"),
-            Err(e) => errors.push(format!("cannot read release: {e}")),
+            Err(e) => errors.push(format!("cannot read release: {}", crate::error::chain(&e))),
         }
         if f.class == ImageClass::Sysext {
             match c.exists("/usr/lib/os-release") {
@@ -174,7 +175,7 @@ pub fn analyze(
     // The verdict above saw the whole release; the report gets a bounded copy (issue 8 case 11).
     let (release, release_note) = match release {
         Some(r) => {
-            let (r, note) = crate::release::for_report(r);
+            let (r, note) = crate::inventory::release::for_report(r);
             (Some(r), note)
         }
         None => (None, None),
@@ -226,8 +227,8 @@ impl Sidecars {
         self,
         src: Arc<dyn ReadAt>,
         ddi: Option<&extwatch_formats::ddi::Ddi>,
-    ) -> provenance::Input<'_> {
-        provenance::Input {
+    ) -> evaluate::Input<'_> {
+        evaluate::Input {
             src,
             ddi,
             xattr_hash: self.xattr_hash,
@@ -257,7 +258,7 @@ pub(crate) fn sidecars(root: &RootFs, path: &str, file: &std::fs::File) -> Sidec
         if s.sig.is_none() {
             if let Ok(Some(v)) = root.read_file(
                 &format!("{stem}.{kind}.p7s"),
-                extwatch_formats::pkcs7::MAX_PKCS7 as u64,
+                crate::provenance::pkcs7::MAX_PKCS7 as u64,
             ) {
                 if !v.is_empty() {
                     s.sig = Some(v);
@@ -282,133 +283,9 @@ pub fn parse_hex_hash(v: &[u8]) -> Option<String> {
     .then_some(s)
 }
 
-/// Why an image file's identity hash was not computed.
-#[derive(Debug)]
-pub enum HashSkip {
-    /// Over a budget: reported as `not_hashed`, the image is not malformed for it.
-    Budget(String),
-    /// Reading failed.
-    Io(std::io::Error),
-}
-
-/// The identity SHA-256 of an image file of `size` bytes (from `fstat`), within the budgets: files
-/// over [`limits::MAX_IMAGE_HASH`] are not hashed (a sparse 1 TiB `.raw` is 4 KB on disk and took
-/// 23 minutes to hash, issue 8 case 6), and the bytes are charged to the run's
-/// [`limits::MAX_HASH_PER_RUN`] before reading.
-pub fn hash_image(f: &std::fs::File, size: u64, budget: &RunBudget) -> Result<String, HashSkip> {
-    if size > limits::MAX_IMAGE_HASH {
-        return Err(HashSkip::Budget(format!(
-            "{size} bytes, over the {}-byte cap on image hashing (MAX_IMAGE_HASH)",
-            limits::MAX_IMAGE_HASH
-        )));
-    }
-    budget.take_hash(size).map_err(HashSkip::Budget)?;
-    hash_file_capped(f, limits::MAX_IMAGE_HASH).map_err(HashSkip::Io)
-}
-
-/// SHA-256 of a whole file, streamed; fails rather than read more than [`limits::MAX_IMAGE_HASH`]
-/// bytes (a file that grows while it is hashed is stopped too).
-pub fn hash_file(f: &std::fs::File) -> std::io::Result<String> {
-    hash_file_capped(f, limits::MAX_IMAGE_HASH)
-}
-
-fn hash_file_capped(f: &std::fs::File, cap: u64) -> std::io::Result<String> {
-    // Positional reads: the descriptor's offset may be shared with a clone used elsewhere.
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; limits::CHUNK];
-    let mut off = 0u64;
-    loop {
-        let n = match std::os::unix::fs::FileExt::read_at(f, &mut buf, off) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        off += n as u64;
-        if off > cap {
-            return Err(std::io::Error::other(format!(
-                "not hashed: the file is larger than the {cap}-byte cap (MAX_IMAGE_HASH)"
-            )));
-        }
-        h.update(&buf[..n]);
-    }
-    Ok(hex::encode(h.finalize()))
-}
-
-/// Seconds since the epoch as RFC 3339 UTC (no external time crate needed for this one format).
-pub fn rfc3339(secs: i64) -> Option<String> {
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    // Civil-from-days (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = if m <= 2 { y + 1 } else { y };
-    if !(0..=9999).contains(&y) {
-        return None;
-    }
-    Some(format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    ))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn formats_times() {
-        assert_eq!(rfc3339(0).unwrap(), "1970-01-01T00:00:00Z");
-        assert_eq!(rfc3339(1_733_832_000).unwrap(), "2024-12-10T12:00:00Z");
-        assert_eq!(rfc3339(951_782_400).unwrap(), "2000-02-29T00:00:00Z");
-        assert_eq!(rfc3339(i64::MAX), None);
-    }
-
-    /// The identity hash within its budgets: over the per-image cap nothing is read; past the
-    /// run's budget nothing is read; both say which budget.
-    #[test]
-    fn image_hash_respects_the_caps() {
-        let dir = tempfile::tempdir().unwrap();
-        let rw = |n: &str| {
-            std::fs::OpenOptions::new()
-                .read(true)
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .open(dir.path().join(n))
-                .unwrap()
-        };
-        let sparse = rw("huge.raw");
-        sparse.set_len(limits::MAX_IMAGE_HASH + 1).unwrap();
-        let b = RunBudget::default();
-        let start = std::time::Instant::now();
-        match hash_image(&sparse, limits::MAX_IMAGE_HASH + 1, &b) {
-            Err(HashSkip::Budget(w)) => assert!(w.contains("MAX_IMAGE_HASH"), "{w}"),
-            other => panic!("{other:?}"),
-        }
-        assert!(start.elapsed() < std::time::Duration::from_secs(30));
-        let small = rw("small.raw");
-        small.set_len(100).unwrap();
-        let b = RunBudget::new(0, 150, std::time::Duration::from_secs(1));
-        assert!(hash_image(&small, 100, &b).is_ok());
-        match hash_image(&small, 100, &b) {
-            Err(HashSkip::Budget(w)) => assert!(w.contains("MAX_HASH_PER_RUN"), "{w}"),
-            other => panic!("{other:?}"),
-        }
-        // A file that grows past the cap while it is hashed is stopped, not followed.
-        let grown = rw("grown.raw");
-        grown.set_len(3 * limits::CHUNK as u64).unwrap();
-        assert!(hash_file_capped(&grown, limits::CHUNK as u64).is_err());
-    }
 
     #[test]
     fn parses_root_hashes() {

@@ -54,15 +54,6 @@ pub struct RootFs {
 
 const RESOLVE: ResolveFlags = ResolveFlags::IN_ROOT.union(ResolveFlags::NO_MAGICLINKS);
 
-/// What a path inside the root is, from an `O_PATH` descriptor (never opened for I/O).
-#[derive(Debug)]
-pub struct Special {
-    /// Its type.
-    pub kind: FileType,
-    /// Device number for device nodes.
-    pub rdev: u64,
-}
-
 impl RootFs {
     /// Opens `path` (a directory on the host, named by the operator) as a root.
     pub fn open(path: &Path) -> io::Result<RootFs> {
@@ -486,11 +477,6 @@ pub fn join(dir: &str, name: &[u8]) -> String {
     } else {
         format!("{dir}/{name}")
     }
-}
-
-/// An entry name as an OsStr (names are bytes on Linux).
-pub fn os(name: &[u8]) -> &OsStr {
-    OsStr::from_bytes(name)
 }
 
 #[cfg(test)]

@@ -8,9 +8,9 @@ use extwatch_formats::ddi::{Designator, PartitionRole};
 use extwatch_formats::{open_image, RawFormat, ReadAt};
 use extwatch_model::{ImageClass, ImageFormat, PartitionInfo, SignatureStatus, VerifiedImage};
 
-use crate::provenance::{self, TrustCtx};
-use crate::release::find_release;
-use crate::version::SystemdVersion;
+use crate::host::version::SystemdVersion;
+use crate::inventory::release::find_release;
+use crate::provenance::evaluate::{self, TrustCtx};
 
 fn role_name(r: &PartitionRole) -> String {
     match r {
@@ -52,7 +52,7 @@ pub fn verify_image(
     file_hash: FileHash,
     progress: &(dyn Fn(u64) + Sync),
 ) -> VerifiedImage {
-    let (verity, signature) = provenance::none();
+    let (verity, signature) = evaluate::none();
     let file_name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -81,7 +81,7 @@ pub fn verify_image(
         return out;
     }
     // Only a regular file is opened (never a FIFO, which would block, or a device node).
-    let file = match crate::rootfs::open_operator_file(path) {
+    let file = match crate::host::rootfs::open_operator_file(path) {
         Ok(f) => f,
         Err(e) => {
             out.errors.push(format!("cannot open: {e}"));
@@ -108,7 +108,7 @@ pub fn verify_image(
         // The whole-file SHA-256 is one sequential stream (one core); it runs beside the verity
         // recomputation, which uses the other cores, instead of before it.
         FileHash::Always => std::thread::scope(|s| {
-            let hasher = s.spawn(|| crate::analyze::hash_file(&hash_src?));
+            let hasher = s.spawn(|| crate::content::hash_file(&hash_src?));
             check_contents(&mut out, file, path, &file_name, ctx, arch, progress);
             match hasher.join() {
                 Ok(h) => record(&mut out, h),
@@ -122,7 +122,7 @@ pub fn verify_image(
             if out.verity.recomputed.is_none() {
                 record(
                     &mut out,
-                    hash_src.and_then(|f| crate::analyze::hash_file(&f)),
+                    hash_src.and_then(|f| crate::content::hash_file(&f)),
                 );
             }
         }
@@ -155,9 +155,13 @@ fn check_contents(
             } else {
                 dir
             };
-            crate::rootfs::RootFs::open(dir)
+            crate::host::rootfs::RootFs::open(dir)
                 .map(|r| {
-                    crate::analyze::sidecars(&r, &format!("/{}", name.to_string_lossy()), &file)
+                    crate::inventory::image::sidecars(
+                        &r,
+                        &format!("/{}", name.to_string_lossy()),
+                        &file,
+                    )
                 })
                 .unwrap_or_default()
         }
@@ -196,19 +200,21 @@ fn check_contents(
     let mut deep = ctx.clone();
     deep.deep = true;
     let input = side.into_input(src, img.ddi.as_ref());
-    (out.verity, out.signature) = provenance::evaluate(&input, &deep, progress);
-    let content = crate::files::content_of(img);
+    (out.verity, out.signature) = evaluate::evaluate(&input, &deep, progress);
+    let content = crate::content::content_of(img);
     let v = SystemdVersion::DEFAULT;
     for class in [ImageClass::Sysext, ImageClass::Confext] {
         match find_release(&content, class, &out.name, file_name, v) {
-            Ok(crate::release::Lookup::Found(r)) => {
+            Ok(crate::inventory::release::Lookup::Found(r)) => {
                 out.class = Some(class);
                 out.release_file = Some(r.path);
                 out.release = Some(r.pairs);
                 break;
             }
             Ok(_) => {}
-            Err(e) => out.errors.push(format!("release: {e}")),
+            Err(e) => out
+                .errors
+                .push(format!("release: {}", crate::error::chain(&e))),
         }
     }
     out.ships_os_release = content.exists("/usr/lib/os-release").unwrap_or(false);

@@ -8,8 +8,9 @@ use extwatch_formats::limits;
 use extwatch_formats::osrelease::parse_os_release;
 use extwatch_model::ImageClass;
 
+use crate::content::source::ContentError;
 use crate::content::Content;
-use crate::version::SystemdVersion;
+use crate::host::version::SystemdVersion;
 
 /// Largest release file read (systemd's `READ_FULL_BYTES_MAX`).
 const MAX_RELEASE: u64 = extwatch_formats::osrelease::MAX_RELEASE_SIZE as u64;
@@ -69,17 +70,72 @@ impl ReleaseBudget {
         }
     }
 
-    fn take(&self, p: &str, n: u64) -> Result<(), String> {
+    fn take(&self, p: &str, n: u64) -> Result<(), ReleaseError> {
         self.left
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |l| l.checked_sub(n))
             .map(|_| ())
-            .map_err(|left| {
-                format!(
-                    "{p} ({n} bytes) not read: the run's extension-release budget \
-                     (MAX_RELEASE_TOTAL, {} bytes; {left} left) is spent",
-                    self.total
-                )
+            .map_err(|left| ReleaseError::BudgetSpent {
+                path: p.to_string(),
+                size: n,
+                total: self.total,
+                left,
             })
+    }
+}
+
+/// Why an image's release cannot be looked up. The parse error is chained
+/// ([`crate::error::chain`] prints `path: cause`).
+#[derive(Debug, thiserror::Error)]
+pub enum ReleaseError {
+    /// Reading the image failed.
+    #[error(transparent)]
+    Content(#[from] ContentError),
+    /// Over systemd's `READ_FULL_BYTES_MAX`.
+    #[error(
+        "{path} is {size} bytes, larger than the {MAX_RELEASE}-byte limit systemd reads \
+         (READ_FULL_BYTES_MAX); not read"
+    )]
+    TooLarge {
+        /// The file.
+        path: String,
+        /// Its size.
+        size: u64,
+    },
+    /// The run's extension-release budget is spent.
+    #[error(
+        "{path} ({size} bytes) not read: the run's extension-release budget \
+         (MAX_RELEASE_TOTAL, {total} bytes; {left} left) is spent"
+    )]
+    BudgetSpent {
+        /// The file.
+        path: String,
+        /// Its size.
+        size: u64,
+        /// The budget.
+        total: u64,
+        /// What is left of it.
+        left: u64,
+    },
+    /// Not an os-release file.
+    #[error("{path}")]
+    Parse {
+        /// The file.
+        path: String,
+        /// Why.
+        #[source]
+        source: extwatch_formats::osrelease::ReleaseError,
+    },
+    /// The file chosen disappeared before it was read.
+    #[error("{0} vanished")]
+    Vanished(String),
+}
+
+fn parse(
+    path: &str,
+) -> impl FnOnce(extwatch_formats::osrelease::ReleaseError) -> ReleaseError + '_ {
+    move |source| ReleaseError::Parse {
+        path: path.to_string(),
+        source,
     }
 }
 
@@ -89,19 +145,19 @@ fn read_release(
     content: &Content,
     p: &str,
     budget: &ReleaseBudget,
-) -> Result<Option<Vec<u8>>, String> {
+) -> Result<Option<Vec<u8>>, ReleaseError> {
     let Some(size) = content.file_size(p)? else {
         return Ok(None);
     };
     if size > MAX_RELEASE {
-        return Err(format!(
-            "{p} is {size} bytes, larger than the {MAX_RELEASE}-byte limit systemd reads \
-             (READ_FULL_BYTES_MAX); not read"
-        ));
+        return Err(ReleaseError::TooLarge {
+            path: p.to_string(),
+            size,
+        });
     }
     budget.take(p, size)?;
     // At most what was charged: a file that grew since the stat is refused, not read past it.
-    content.read_file(p, size)
+    Ok(content.read_file(p, size)?)
 }
 
 /// The release as it goes into the report: values over [`MAX_REPORT_VALUE`] cut with a marker,
@@ -221,18 +277,8 @@ pub enum Lookup {
     Found(FoundRelease),
     /// No qualifying file.
     Absent,
-    /// More than one qualifying file (`-ENOTUNIQ`).
-    NotUnique(Vec<String>),
-}
-
-impl Lookup {
-    /// The release, if found.
-    pub fn found(self) -> Option<FoundRelease> {
-        match self {
-            Lookup::Found(f) => Some(f),
-            _ => None,
-        }
-    }
+    /// More than one qualifying file (`-ENOTUNIQ`); the candidates are kept for debugging.
+    NotUnique(#[allow(dead_code)] Vec<String>),
 }
 
 /// Looks up the extension-release of `name` (or, for portable images, the os-release).
@@ -244,7 +290,7 @@ pub fn find_release(
     name: &str,
     file_name: &str,
     v: SystemdVersion,
-) -> Result<Lookup, String> {
+) -> Result<Lookup, ReleaseError> {
     find_release_budgeted(
         content,
         class,
@@ -263,11 +309,11 @@ pub fn find_release_budgeted(
     file_name: &str,
     v: SystemdVersion,
     budget: &ReleaseBudget,
-) -> Result<Lookup, String> {
+) -> Result<Lookup, ReleaseError> {
     if class == ImageClass::Portable {
         for p in ["/etc/os-release", "/usr/lib/os-release"] {
             if let Some(data) = read_release(content, p, budget)? {
-                let pairs = parse_os_release(&data).map_err(|e| format!("{p}: {e}"))?;
+                let pairs = parse_os_release(&data).map_err(parse(p))?;
                 return Ok(Lookup::Found(FoundRelease {
                     path: p.into(),
                     pairs,
@@ -282,7 +328,7 @@ pub fn find_release_budgeted(
     };
     let exact = format!("{dir}/extension-release.{name}");
     if let Some(data) = read_release(content, &exact, budget)? {
-        let pairs = parse_os_release(&data).map_err(|e| format!("{exact}: {e}"))?;
+        let pairs = parse_os_release(&data).map_err(parse(&exact))?;
         return Ok(Lookup::Found(FoundRelease { path: exact, pairs }));
     }
     let base = base_image_name(file_name);
@@ -309,8 +355,9 @@ pub fn find_release_budgeted(
         0 => Ok(Lookup::Absent),
         1 => {
             let p = chosen.remove(0);
-            let data = read_release(content, &p, budget)?.ok_or_else(|| format!("{p} vanished"))?;
-            let pairs = parse_os_release(&data).map_err(|e| format!("{p}: {e}"))?;
+            let data = read_release(content, &p, budget)?
+                .ok_or_else(|| ReleaseError::Vanished(p.clone()))?;
+            let pairs = parse_os_release(&data).map_err(parse(&p))?;
             Ok(Lookup::Found(FoundRelease { path: p, pairs }))
         }
         // -ENOTUNIQ: more than one candidate; systemd then has no release data.
@@ -422,188 +469,4 @@ pub fn validate(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn host(pairs: &[(&str, &str)]) -> HostRelease {
-        HostRelease {
-            os_release: Some(
-                pairs
-                    .iter()
-                    .map(|(k, v)| (k.to_string(), v.to_string()))
-                    .collect(),
-            ),
-            scope: "system",
-            arch: "x86-64",
-            root_display: "/".into(),
-        }
-    }
-
-    fn rel(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
-
-    const V257: SystemdVersion = SystemdVersion {
-        major: 257,
-        point: Some(13),
-    };
-
-    #[test]
-    fn matching_rules_and_reasons() {
-        let h = host(&[("ID", "debian"), ("VERSION_ID", "13"), ("ID_LIKE", "")]);
-        let s = ImageClass::Sysext;
-        assert!(validate(
-            "a",
-            s,
-            Some(&rel(&[("ID", "debian"), ("VERSION_ID", "13")])),
-            &h,
-            V257
-        )
-        .is_ok());
-        assert_eq!(
-            validate("a", s, Some(&rel(&[("ID", "fedora")])), &h, V257).unwrap_err(),
-            "Extension 'a' is for OS 'fedora', but deployed on top of 'debian'."
-        );
-        assert_eq!(
-            validate(
-                "a",
-                s,
-                Some(&rel(&[("ID", "debian"), ("VERSION_ID", "12")])),
-                &h,
-                V257
-            )
-            .unwrap_err(),
-            "Extension 'a' is for OS '12', but deployed on top of '13'."
-        );
-        assert!(validate(
-            "a",
-            s,
-            Some(&rel(&[("ID", "_any"), ("SYSEXT_SCOPE", "initrd")])),
-            &h,
-            V257
-        )
-        .is_err());
-        assert!(validate("a", s, Some(&rel(&[("ID", "_any")])), &h, V257).is_ok());
-        assert_eq!(
-            validate("a", s, None, &h, V257).unwrap_err(),
-            "Extension 'a' carries no release data, ignoring."
-        );
-        assert_eq!(
-            validate(
-                "a",
-                s,
-                Some(&rel(&[("ID", "_any"), ("ARCHITECTURE", "arm64")])),
-                &h,
-                V257
-            )
-            .unwrap_err(),
-            "Extension 'a' is for architecture 'arm64', but deployed on top of 'x86-64'."
-        );
-        let lvl = host(&[
-            ("ID", "debian"),
-            ("VERSION_ID", "13"),
-            ("SYSEXT_LEVEL", "1.4"),
-        ]);
-        assert_eq!(
-            validate(
-                "a",
-                s,
-                Some(&rel(&[("ID", "debian"), ("SYSEXT_LEVEL", "1.3")])),
-                &lvl,
-                V257
-            )
-            .unwrap_err(),
-            "Extension 'a' is for API level '1.3', but running on API level '1.4'"
-        );
-        assert!(validate(
-            "a",
-            s,
-            Some(&rel(&[("ID", "debian"), ("SYSEXT_LEVEL", "1.4")])),
-            &lvl,
-            V257
-        )
-        .is_ok());
-        // Extension level but host only VERSION_ID: VERSION_ID is required.
-        assert!(validate(
-            "a",
-            s,
-            Some(&rel(&[("ID", "debian"), ("SYSEXT_LEVEL", "1.4")])),
-            &h,
-            V257
-        )
-        .is_err());
-        let like = host(&[
-            ("ID", "ubuntu"),
-            ("ID_LIKE", "debian"),
-            ("VERSION_ID", "24.04"),
-        ]);
-        let r = rel(&[("ID", "debian"), ("VERSION_ID", "24.04")]);
-        assert!(validate("a", s, Some(&r), &like, V257).is_ok());
-        let v256 = SystemdVersion {
-            major: 256,
-            point: None,
-        };
-        assert!(validate("a", s, Some(&r), &like, v256).is_err());
-        let rolling = host(&[("ID", "arch")]);
-        assert!(validate("a", s, Some(&rel(&[("ID", "arch")])), &rolling, V257).is_ok());
-    }
-
-    /// The report copy is bounded whatever the release holds: values cut at a character boundary
-    /// with a marker, keys over the caps dropped, the keys systemd compares always kept.
-    #[test]
-    fn report_copy_is_bounded() {
-        let mut r = BTreeMap::new();
-        r.insert("ID".to_string(), "debian".to_string());
-        // "A" sorts before the 1,000 filler keys, so it is among the keys kept.
-        r.insert("A".to_string(), "é".repeat(MAX_REPORT_VALUE));
-        r.insert("K".repeat(MAX_REPORT_KEY + 1), "x".into());
-        for i in 0..1000 {
-            r.insert(format!("A{i:04}"), "v".into());
-        }
-        r.insert("VERSION_ID".to_string(), "13".to_string());
-        let (out, note) = for_report(r);
-        assert_eq!(out.len(), MAX_REPORT_KEYS);
-        assert_eq!(out["ID"], "debian");
-        assert_eq!(out["VERSION_ID"], "13");
-        let d = &out["A"];
-        assert!(d.len() < MAX_REPORT_VALUE + 64, "{}", d.len());
-        assert!(d.ends_with(&format!(
-            "[extwatch: truncated, {} bytes]",
-            2 * MAX_REPORT_VALUE
-        )));
-        let note = note.unwrap();
-        assert!(
-            note.contains("1 values") && note.contains("dropped"),
-            "{note}"
-        );
-        let (small, none) = for_report(rel(&[("ID", "x")]));
-        assert_eq!((small.len(), none), (1, None));
-    }
-
-    #[test]
-    fn release_budget_is_shared_and_says_why() {
-        let b = ReleaseBudget::new(100);
-        assert!(b.take("/a", 60).is_ok());
-        let e = b.take("/b", 50).unwrap_err();
-        assert!(
-            e.contains("MAX_RELEASE_TOTAL") && e.contains("40 left"),
-            "{e}"
-        );
-        assert!(b.take("/c", 40).is_ok());
-    }
-
-    #[test]
-    fn base_names() {
-        assert_eq!(base_image_name("foo_1.2.raw"), "foo");
-        assert_eq!(base_image_name("foo.sysext.raw"), "foo");
-        assert_eq!(base_image_name("foo+3-0.raw"), "foo");
-        assert_eq!(base_image_name("dir_2"), "dir");
-        assert!(parse_bool_false(b"0"));
-        assert!(parse_bool_false(b"off\0"));
-        assert!(!parse_bool_false(b"1"));
-        assert!(!parse_bool_false(b"maybe"));
-    }
-}
+mod tests;

@@ -22,14 +22,13 @@
 //! view passed off as the base.
 
 use std::collections::BTreeMap;
-use std::os::fd::OwnedFd;
 
 use extwatch_formats::EntryKind;
-use extwatch_model::ImageClass;
 
 use crate::content::Content;
-use crate::files::{walk_dir_metadata, FileEntry, WalkLimits};
-use crate::rootfs::RootFs;
+use crate::content::{walk_dir_metadata, FileEntry, WalkLimits};
+use crate::error::chain;
+use crate::host::rootfs::RootFs;
 
 /// Where a path of the merged view comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,8 +43,6 @@ pub enum Origin {
 pub struct Layer {
     /// Image name.
     pub name: String,
-    /// Its class.
-    pub class: ImageClass,
     /// Its entries under the hierarchy, paths relative to the hierarchy (`/bin/x` for `/usr/bin/x`).
     pub entries: Vec<FileEntry>,
 }
@@ -173,34 +170,6 @@ pub fn under(entries: Vec<FileEntry>, prefix: &str) -> Vec<FileEntry> {
         .collect()
 }
 
-/// Runs `f` on a root where `hier` shows the host's own hierarchy: `root` itself when nothing is
-/// merged there, else — on a thread inside a private mount namespace with the sysext/confext overlays
-/// detached — the same root re-opened in that namespace ([`RootFs::reopen`]: a descriptor opened
-/// before `unshare` keeps seeing the old namespace's mounts). Paths below the root are only ever
-/// resolved through the handle `f` receives.
-pub fn beneath<T: Send>(
-    root: &RootFs,
-    hier: &str,
-    merged: bool,
-    f: impl FnOnce(&RootFs) -> Result<T, String> + Send,
-) -> Result<T, String> {
-    if !merged {
-        return f(root);
-    }
-    std::thread::scope(|s| {
-        s.spawn(|| {
-            enter_private_namespace()?;
-            let fresh = root
-                .reopen()
-                .map_err(|e| format!("cannot re-open the root in the private namespace: {e}"))?;
-            detach_overlays(&fresh, hier)?;
-            f(&fresh)
-        })
-        .join()
-        .unwrap_or_else(|_| Err("base reader thread panicked".into()))
-    })
-}
-
 /// Walks the host's own hierarchy `hier` of `root`, beneath any overlay on it, through the root
 /// handle (a `hier` that is a symlink resolves inside the root). With `hash` (`--baseline`) it also
 /// hashes every file within the run's budget; what the budget left unhashed is said in the
@@ -210,15 +179,15 @@ pub fn read_base(
     hier: &str,
     merged: bool,
     limits: &WalkLimits,
-    hash: Option<&crate::budget::RunBudget>,
+    hash: Option<&crate::host::budget::RunBudget>,
 ) -> Result<(Vec<FileEntry>, Vec<String>), String> {
-    beneath(root, hier, merged, |r| {
+    crate::host::namespace::beneath(root, hier, merged, |r| {
         let dir = match r.subroot(hier) {
             Ok(dir) => dir,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((vec![], vec![])),
             Err(e) => return Err(format!("{hier}: {e}")),
         };
-        let mut entries = walk_dir_metadata(&dir, limits)?;
+        let mut entries = walk_dir_metadata(&dir, limits).map_err(|e| chain(&e))?;
         let mut notes = Vec::new();
         if let Some(budget) = hash {
             let content = Content::Dir(dir);
@@ -226,98 +195,11 @@ pub fn read_base(
                 &format!("{hier} (base)"),
                 &mut entries,
                 &mut notes,
-                &mut |s| crate::files::hash_files(&content, s, 2),
+                &mut |s| crate::content::hash_files(&content, s, 2).map_err(String::from),
             )?;
         }
         Ok((entries, notes))
     })
-}
-
-/// In the calling thread only: a private mount namespace whose mounts are private (nothing done
-/// in it propagates back to the host).
-fn enter_private_namespace() -> Result<(), String> {
-    use rustix::mount::{mount_change, MountPropagationFlags};
-    use rustix::thread::{unshare_unsafe, UnshareFlags};
-    // SAFETY: only the mount namespace is unshared, for this thread alone (the kernel also gives the
-    // thread its own root/cwd, CLONE_FS); the file-descriptor table and everything else stays shared,
-    // so no other thread can observe a changed fd table.
-    unsafe { unshare_unsafe(UnshareFlags::NEWNS) }.map_err(|e| {
-        format!("cannot enter a private mount namespace to read beneath the overlay (needs CAP_SYS_ADMIN): {e}")
-    })?;
-    mount_change(
-        "/",
-        MountPropagationFlags::PRIVATE | MountPropagationFlags::REC,
-    )
-    .map_err(|e| format!("cannot make the private namespace private: {e}"))
-}
-
-/// The mount `fd` sits on: (is it that mount's root, mount id), from `statx`.
-fn mount_of(fd: &OwnedFd) -> Result<(bool, u64), String> {
-    use rustix::fs::{statx, AtFlags, StatxAttributes, StatxFlags};
-    let stx = statx(
-        fd,
-        "",
-        AtFlags::EMPTY_PATH,
-        StatxFlags::BASIC_STATS | StatxFlags::MNT_ID,
-    )
-    .map_err(|e| format!("statx: {e}"))?;
-    if !StatxFlags::from_bits_retain(stx.stx_mask).contains(StatxFlags::MNT_ID) {
-        return Err("the kernel does not report mount ids (statx STATX_MNT_ID, Linux 5.8)".into());
-    }
-    let mask = StatxAttributes::MOUNT_ROOT;
-    if !stx.stx_attributes_mask.contains(mask) {
-        return Err("the kernel does not report STATX_ATTR_MOUNT_ROOT".into());
-    }
-    Ok((stx.stx_attributes.contains(mask), stx.stx_mnt_id))
-}
-
-/// In the calling thread's (private) mount namespace: detaches the sysext/confext overlays stacked on
-/// `hier` of `root` (a handle opened in this namespace). The hierarchy is found through the handle
-/// and its top mount identified by mount id (`statx`), not by comparing path strings; the detach goes
-/// through `/proc/self/fd/N` of that descriptor, so no host path is resolved. An error unless at least
-/// one sysext/confext overlay was on top: otherwise "beneath" would silently be the merged view (or
-/// whatever else is mounted there).
-pub fn detach_overlays(root: &RootFs, hier: &str) -> Result<(), String> {
-    use rustix::mount::{unmount, UnmountFlags};
-    let shown = root.display(hier);
-    let mut detached = 0usize;
-    for _ in 0..64 {
-        let fd = root
-            .open_path_dir(hier)
-            .map_err(|e| format!("{shown}: {e}"))?;
-        let (is_root, mnt_id) = mount_of(&fd).map_err(|e| format!("{shown}: {e}"))?;
-        let mounts = std::fs::read("/proc/thread-self/mountinfo").map_err(|e| e.to_string())?;
-        let mounts =
-            extwatch_formats::mountinfo::parse_mountinfo(&mounts).map_err(|e| e.to_string())?;
-        let top = mounts.iter().find(|m| m.mount_id == mnt_id);
-        let what = match top {
-            Some(m)
-                if is_root
-                    && m.fstype == "overlay"
-                    && (m.source == "sysext" || m.source == "confext") =>
-            {
-                let p = format!(
-                    "/proc/thread-self/fd/{}",
-                    std::os::fd::AsRawFd::as_raw_fd(&fd)
-                );
-                unmount(p.as_str(), UnmountFlags::DETACH)
-                    .map_err(|e| format!("cannot detach the overlay on {shown}: {e}"))?;
-                detached += 1;
-                continue;
-            }
-            _ if !is_root => "not a mount point".to_string(),
-            Some(m) => format!("a {} mount from {:?}", m.fstype, m.source),
-            None => format!("mount {mnt_id}, absent from the mount table"),
-        };
-        if detached > 0 {
-            return Ok(());
-        }
-        return Err(format!(
-            "{shown} is {what}, not a sysext/confext overlay: the base beneath it cannot be \
-             separated from what is mounted there"
-        ));
-    }
-    Err(format!("{shown}: too many stacked overlays"))
 }
 
 #[cfg(test)]
@@ -325,7 +207,7 @@ mod tests {
     use super::*;
 
     fn e(path: &str, kind: EntryKind) -> FileEntry {
-        crate::files::test_entry(path, kind)
+        crate::content::test_entry(path, kind)
     }
 
     #[test]
@@ -347,7 +229,6 @@ mod tests {
         opq.opaque = true;
         let l1 = Layer {
             name: "a".into(),
-            class: ImageClass::Sysext,
             entries: vec![
                 e("/", Dir),
                 e("/bin", Dir),
@@ -358,7 +239,6 @@ mod tests {
         };
         let l2 = Layer {
             name: "b".into(),
-            class: ImageClass::Sysext,
             entries: vec![
                 e("/bin", Dir),
                 e("/bin/new", File),
