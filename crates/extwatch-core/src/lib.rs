@@ -26,10 +26,6 @@
 
 // The workspace lints deny unsafe code, unwrap/expect/panic and slice indexing; `host/namespace.rs`
 // alone allows `unsafe` (one `unshare(2)`).
-// TODO(issue 9 follow-up, in progress): core still indexes slices in 10 files (vercmp, hash,
-// changes, select, budget, merged, evaluate, walk, overlay, version); until they use `get`, the lint
-// is allowed here rather than in each file.
-#![allow(clippy::indexing_slicing)]
 
 mod audit;
 pub mod checks;
