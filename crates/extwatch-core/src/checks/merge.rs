@@ -71,7 +71,10 @@ fn foreign_overlay(f: &Facts) -> Outcome {
             .filter_map(|h| {
                 let why = match (&h.overlay, &h.marker) {
                     (Some(o), _) => {
-                        let mut why = overlay_is_systemds(o, h.class, &h.hierarchy).err();
+                        // The reason is finding text: the error's own message, as before.
+                        let mut why = overlay_is_systemds(o, h.class, &h.hierarchy)
+                            .err()
+                            .map(|e| e.to_string());
                         if why.is_none() {
                             if let Some(m) = &h.marker {
                                 if m.dev.as_deref() != Some(m.hierarchy_dev.as_str()) {

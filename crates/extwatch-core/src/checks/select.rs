@@ -140,17 +140,48 @@ fn closest(id: &str) -> Option<&'static str> {
     }
 }
 
-/// Levenshtein distance (both inputs at most [`MAX_SUGGEST_LEN`] or a registered id).
+/// Levenshtein distance (both inputs at most [`MAX_SUGGEST_LEN`] or a registered id), one row of
+/// the table at a time: before row `i + 1` is computed, `row[j]` is the distance between the first
+/// `i` bytes of `a` and the first `j` of `b`.
 fn distance(a: &[u8], b: &[u8]) -> usize {
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    let mut cur = vec![0; b.len() + 1];
+    let mut row: Vec<usize> = (0..=b.len()).collect();
     for (i, ca) in a.iter().enumerate() {
-        cur[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let sub = prev[j] + usize::from(ca != cb);
-            cur[j + 1] = sub.min(prev[j + 1] + 1).min(cur[j] + 1);
+        // `diag` is the previous row's cell up-left of the one computed, `left` this row's cell
+        // before it (column 0 of row `i + 1` is `i + 1`).
+        let (mut diag, mut left) = (i, i + 1);
+        for (cb, cell) in b.iter().zip(row.iter_mut().skip(1)) {
+            let up = *cell;
+            let here = (diag + usize::from(ca != cb)).min(up + 1).min(left + 1);
+            diag = up;
+            left = here;
+            *cell = here;
         }
-        std::mem::swap(&mut prev, &mut cur);
+        if let Some(first) = row.first_mut() {
+            *first = i + 1;
+        }
     }
-    prev[b.len()]
+    // `row` has `b.len() + 1` cells, so it has a last one.
+    row.last().copied().unwrap_or(a.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::distance;
+
+    #[test]
+    fn levenshtein_distances() {
+        for (a, b, d) in [
+            ("kitten", "sitting", 3),
+            ("flaw", "lawn", 2),
+            ("", "abc", 3),
+            ("abc", "", 3),
+            ("", "", 0),
+            ("same", "same", 0),
+            ("ab", "ba", 2),
+            ("merge-order", "merge-ordr", 1),
+        ] {
+            assert_eq!(distance(a.as_bytes(), b.as_bytes()), d, "{a} / {b}");
+            assert_eq!(distance(b.as_bytes(), a.as_bytes()), d, "{b} / {a}");
+        }
+    }
 }

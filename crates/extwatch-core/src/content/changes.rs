@@ -10,7 +10,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use extwatch_formats::{open_image, EntryKind, ReadAt};
+use extwatch_formats::{open_image, EntryKind, FsError, ReadAt};
 use extwatch_model::{Hierarchy, Image, ImageClass, ImageFormat};
 
 use crate::content::overlay::{self, Change, Layer, Origin};
@@ -68,15 +68,27 @@ pub struct Analysis {
     pub errors: Vec<String>,
 }
 
+/// Why an image's content cannot be opened (the report prints its text, not its chain, as it
+/// always has).
+#[derive(Debug, thiserror::Error)]
+pub enum OpenContentError {
+    /// The directory image or the image file cannot be opened inside the root.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    /// The image file cannot be parsed.
+    #[error(transparent)]
+    Image(#[from] FsError),
+}
+
 /// Opens an image's content as systemd mounts it (a DDI's usr partition appears under `/usr`).
-pub fn open_content(root: &RootFs, img: &Image, arch: &str) -> Result<Content, String> {
+pub fn open_content(root: &RootFs, img: &Image, arch: &str) -> Result<Content, OpenContentError> {
     let p = img.resolved_path.as_deref().unwrap_or(&img.path);
     match img.format {
-        ImageFormat::Directory => root.subroot(p).map(Content::Dir).map_err(|e| e.to_string()),
+        ImageFormat::Directory => Ok(Content::Dir(root.subroot(p)?)),
         _ => {
-            let f = root.open_file(p).map_err(|e| e.to_string())?;
+            let f = root.open_file(p)?;
             let src: Arc<dyn ReadAt> = Arc::new(f);
-            let o = open_image(src, arch).map_err(|e| e.to_string())?;
+            let o = open_image(src, arch)?;
             Ok(crate::content::content_of(o))
         }
     }
@@ -149,23 +161,30 @@ pub fn analyze_changes(
         // Walk each image once.
         let mut walked: Vec<(&Image, Vec<FileEntry>)> = Vec::new();
         for img in layer_imgs {
-            match open_content(root, img, arch)
-                .and_then(|c| Ok((walk(&c, limits).map_err(|e| chain(&e))?, c)))
-            {
-                Ok((mut entries, content)) => {
-                    if hash_all {
-                        let r =
-                            budget.hash_all(&img.name, &mut entries, &mut out.errors, &mut |s| {
-                                hash_files(&content, s, threads).map_err(String::from)
-                            });
-                        if let Err(e) = r {
-                            out.errors.push(format!("{}: hashing: {e}", img.name));
-                        }
-                    }
-                    walked.push((img, entries))
+            let content = match open_content(root, img, arch) {
+                Ok(c) => c,
+                Err(e) => {
+                    out.errors.push(format!("{}: {e}", img.name));
+                    continue;
                 }
-                Err(e) => out.errors.push(format!("{}: {e}", img.name)),
+            };
+            let mut entries = match walk(&content, limits) {
+                Ok(entries) => entries,
+                Err(e) => {
+                    out.errors.push(format!("{}: {}", img.name, chain(&e)));
+                    continue;
+                }
+            };
+            if hash_all {
+                let r = budget.hash_all(&img.name, &mut entries, &mut out.errors, &mut |s| {
+                    hash_files(&content, s, threads)
+                });
+                if let Err(e) = r {
+                    out.errors
+                        .push(format!("{}: hashing: {}", img.name, chain(&e)));
+                }
             }
+            walked.push((img, entries))
         }
         for hier in *hiers {
             let merged_here = hierarchies.iter().any(|h| h.hierarchy == *hier && h.merged);
@@ -192,7 +211,7 @@ pub fn analyze_changes(
                 }
                 Err(e) => {
                     out.errors
-                        .push(format!("{hier}: cannot read the base layer: {e}"));
+                        .push(format!("{hier}: cannot read the base layer: {}", chain(&e)));
                     continue;
                 }
             };
@@ -231,11 +250,14 @@ pub fn analyze_changes(
                     let mut sel = budget.admit_evidence(&img.name, sel, &mut out.errors);
                     if !sel.is_empty() {
                         // A failure leaves these unhashed; the finding then says so.
-                        let _ = open_content(root, img, arch).and_then(|c| {
-                            budget.hash_evidence(&img.name, &mut sel, &mut out.errors, &mut |s| {
-                                hash_files(&c, s, threads).map_err(String::from)
-                            })
-                        });
+                        if let Ok(c) = open_content(root, img, arch) {
+                            let _ = budget.hash_evidence(
+                                &img.name,
+                                &mut sel,
+                                &mut out.errors,
+                                &mut |s| hash_files(&c, s, threads),
+                            );
+                        }
                     }
                     for e in &mut sel {
                         e.path = hier_relative(hier, &e.path);
@@ -246,8 +268,14 @@ pub fn analyze_changes(
             let base_map: HashMap<&[u8], &FileEntry> =
                 base.iter().map(|e| (e.path.as_slice(), e)).collect();
             let find_hash = |set: &HashMap<Vec<u8>, [u8; 32]>, p: &[u8]| set.get(p).copied();
-            for (li, ch) in view.changes.iter().enumerate() {
-                let img = walked[li].0;
+            // One change list, walked image, layer and hash set per layer, in layer order.
+            let per_layer = view
+                .changes
+                .iter()
+                .zip(&walked)
+                .zip(&layers)
+                .zip(&layer_hashes);
+            for (((ch, &(img, _)), layer), my_hashes) in per_layer {
                 let mut ic = ImageChanges {
                     name: img.name.clone(),
                     class: *class,
@@ -256,7 +284,7 @@ pub fn analyze_changes(
                     replaced_base: vec![],
                     overrode: vec![],
                     removed: vec![],
-                    entries: layers[li]
+                    entries: layer
                         .entries
                         .iter()
                         .map(|e| {
@@ -268,13 +296,13 @@ pub fn analyze_changes(
                 };
                 for (p, c, below) in ch {
                     let hp = in_root_path(hier, p);
-                    let mine = layers[li].entries.iter().find(|e| &e.path == p).cloned();
+                    let mine = layer.entries.iter().find(|e| &e.path == p).cloned();
                     match (c, below, mine) {
                         (Change::Added, _, _) => ic.added.push(hp),
                         (Change::ReplacedBase, Some(b), Some(mut m)) => {
                             let mut b = b.clone();
                             b.sha256 = find_hash(&base_hashes, p);
-                            m.sha256 = find_hash(&layer_hashes[li], p);
+                            m.sha256 = find_hash(my_hashes, p);
                             ic.replaced_base.push(Replaced {
                                 path: hp,
                                 below: b,
@@ -284,8 +312,8 @@ pub fn analyze_changes(
                         }
                         (Change::Overrode(n), Some(b), Some(mut m)) => {
                             let mut b = b.clone();
-                            b.sha256 = find_hash(&layer_hashes[*n], p);
-                            m.sha256 = find_hash(&layer_hashes[li], p);
+                            b.sha256 = layer_hashes.get(*n).and_then(|s| find_hash(s, p));
+                            m.sha256 = find_hash(my_hashes, p);
                             // The base file is still underneath: this image shadows it too.
                             if let Some(bb) = base_map
                                 .get(p.as_slice())
@@ -303,7 +331,7 @@ pub fn analyze_changes(
                             ic.overrode.push(Replaced {
                                 path: hp,
                                 below: b,
-                                below_image: Some(walked[*n].0.name.clone()),
+                                below_image: layer_name(&layers, *n),
                                 entry: m,
                             });
                         }
@@ -320,7 +348,7 @@ pub fn analyze_changes(
                     .map(|(e, o)| {
                         let who = match o {
                             Origin::Base => "base".to_string(),
-                            Origin::Layer(n) => layers[n].name.clone(),
+                            Origin::Layer(n) => layer_name(&layers, n).unwrap_or_default(),
                         };
                         (e, who)
                     })
@@ -336,6 +364,12 @@ pub fn analyze_changes(
 /// image can carry a sparse file of terabytes that costs nothing to store and hours to hash. The
 /// path is still reported; `--baseline` hashes everything.
 pub const EVIDENCE_HASH_MAX: u64 = 1 << 30;
+
+/// The image name of layer `n` ([`overlay::merge`] gives only indices of `layers`; the layers are
+/// the walked images, in order).
+fn layer_name(layers: &[Layer], n: usize) -> Option<String> {
+    layers.get(n).map(|l| l.name.clone())
+}
 
 /// The regular files of `entries` in `need` that evidence hashing reads (at most
 /// [`EVIDENCE_HASH_MAX`] bytes each).
@@ -369,15 +403,17 @@ fn hash_subset(
     if sel.is_empty() {
         return sel;
     }
-    let r = crate::host::namespace::beneath::<_, String>(root, hier, merged, |r| {
-        let base = r
-            .subroot(hier)
-            .map(Content::Dir)
-            .map_err(|e| e.to_string())?;
+    // A failure leaves the files unhashed; the finding then says so.
+    let r = crate::host::namespace::beneath::<_, overlay::BaseError>(root, hier, merged, |r| {
+        let base =
+            r.subroot(hier)
+                .map(Content::Dir)
+                .map_err(|source| overlay::BaseError::Open {
+                    hier: hier.to_string(),
+                    source,
+                })?;
         let what = format!("{hier} (base)");
-        budget.hash_evidence(&what, &mut sel, errors, &mut |s| {
-            hash_files(&base, s, 1).map_err(String::from)
-        })?;
+        budget.hash_evidence(&what, &mut sel, errors, &mut |s| hash_files(&base, s, 1))?;
         Ok(sel)
     });
     r.unwrap_or_default()

@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 
 use super::walk::{lossy, RESOLVE_STRICT};
 use crate::content::{Content, FileEntry};
-use crate::host::budget::RunBudget;
+use crate::host::budget::{HashBudgetSpent, RunBudget};
 
 /// Why file contents could not be hashed. Causes are chained where they end the message
 /// ([`crate::error::chain`] or `{:#}` print `path: cause`).
@@ -68,13 +68,6 @@ pub enum HashError {
     Internal(&'static str),
 }
 
-/// The report text of a [`HashError`], for the callers that still carry errors as text.
-impl From<HashError> for String {
-    fn from(e: HashError) -> String {
-        crate::error::chain(&e)
-    }
-}
-
 /// [`hash_files_limited`] without a cap on the bytes hashed.
 pub fn hash_files(
     content: &Content,
@@ -123,31 +116,38 @@ pub fn hash_files_limited(
         });
     }
     let empty: [u8; 32] = Sha256::digest([]).into();
-    let mut big: Vec<usize> = Vec::new();
+    // Big files (with their sizes) first, largest first, so no thread is left with a big one at
+    // the end; then the small ones in listing order.
+    let mut big: Vec<(u64, usize)> = Vec::new();
     let mut small: Vec<usize> = Vec::new();
     let mut is_copy = vec![false; entries.len()];
     for &(i, _) in &copies {
-        is_copy[i] = true;
+        if let Some(c) = is_copy.get_mut(i) {
+            *c = true;
+        }
     }
-    for (i, e) in entries.iter_mut().enumerate() {
-        if e.kind != EntryKind::File || is_copy[i] {
+    for ((i, e), &copy) in entries.iter_mut().enumerate().zip(&is_copy) {
+        if e.kind != EntryKind::File || copy {
             continue;
         }
         if e.size == 0 {
             // Readers deliver exactly the inode size, so nothing needs reading.
             e.sha256 = Some(empty);
         } else if e.size >= BIG {
-            big.push(i);
+            big.push((e.size, i));
         } else {
             small.push(i);
         }
     }
-    big.sort_by(|&a, &b| entries[b].size.cmp(&entries[a].size));
-    big.extend(small);
-    let jobs = big;
+    // Stable, as before: equal sizes keep listing order.
+    big.sort_by_key(|&(size, _)| std::cmp::Reverse(size));
+    let jobs: Vec<usize> = big.into_iter().map(|(_, i)| i).chain(small).collect();
     hash_jobs(content, entries, &jobs, threads)?;
     for (i, f) in copies {
-        entries[i].sha256 = entries[f].sha256;
+        let h = entries.get(f).and_then(|e| e.sha256);
+        if let Some(e) = entries.get_mut(i) {
+            e.sha256 = h;
+        }
     }
     Ok(())
 }
@@ -184,8 +184,12 @@ fn hash_jobs(
                 let mut local = Vec::new();
                 while !stop.load(Ordering::Relaxed) {
                     let j = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(&i) = jobs.get(j) else { break };
-                    match hasher.hash(&ro[i]) {
+                    // An index past the listing stops this thread; the count check below reports
+                    // the job as undone.
+                    let Some((i, e)) = jobs.get(j).and_then(|&i| Some((i, ro.get(i)?))) else {
+                        break;
+                    };
+                    match hasher.hash(e) {
                         Ok(h) => local.push((i, h)),
                         Err(e) => return fail(e),
                     }
@@ -206,7 +210,10 @@ fn hash_jobs(
         return Err(HashError::Internal("not every file was hashed"));
     }
     for (i, h) in results {
-        entries[i].sha256 = Some(h);
+        let e = entries
+            .get_mut(i)
+            .ok_or(HashError::Internal("a hash for a file not in the listing"))?;
+        e.sha256 = Some(h);
     }
     Ok(())
 }
@@ -266,10 +273,10 @@ fn read_fd(fd: std::os::fd::BorrowedFd<'_>, h: &mut Sha256) -> std::io::Result<u
     let mut buf = vec![0u8; 256 * 1024];
     let mut total = 0u64;
     loop {
-        match rustix::io::read(fd, &mut buf[..]) {
+        match rustix::io::read(fd, buf.as_mut_slice()) {
             Ok(0) => return Ok(total),
             Ok(n) => {
-                h.update(&buf[..n]);
+                h.update(got(&buf, n)?);
                 total += n as u64;
             }
             Err(rustix::io::Errno::INTR) => {}
@@ -279,11 +286,22 @@ fn read_fd(fd: std::os::fd::BorrowedFd<'_>, h: &mut Sha256) -> std::io::Result<u
 }
 
 /// Why an image file's identity hash was not computed.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum HashSkip {
-    /// Over a budget: reported as `not_hashed`, the image is not malformed for it.
-    Budget(String),
+    /// Over the per-image cap: reported as `not_hashed`, the image is not malformed for it.
+    #[error(
+        "{size} bytes, over the {}-byte cap on image hashing (MAX_IMAGE_HASH)",
+        limits::MAX_IMAGE_HASH
+    )]
+    TooBig {
+        /// The file's size.
+        size: u64,
+    },
+    /// Over the run's budget: reported as `not_hashed` too.
+    #[error(transparent)]
+    Budget(#[from] HashBudgetSpent),
     /// Reading failed.
+    #[error(transparent)]
     Io(std::io::Error),
 }
 
@@ -293,12 +311,9 @@ pub enum HashSkip {
 /// [`limits::MAX_HASH_PER_RUN`] before reading.
 pub fn hash_image(f: &std::fs::File, size: u64, budget: &RunBudget) -> Result<String, HashSkip> {
     if size > limits::MAX_IMAGE_HASH {
-        return Err(HashSkip::Budget(format!(
-            "{size} bytes, over the {}-byte cap on image hashing (MAX_IMAGE_HASH)",
-            limits::MAX_IMAGE_HASH
-        )));
+        return Err(HashSkip::TooBig { size });
     }
-    budget.take_hash(size).map_err(HashSkip::Budget)?;
+    budget.take_hash(size)?;
     hash_file_capped(f, limits::MAX_IMAGE_HASH).map_err(HashSkip::Io)
 }
 
@@ -326,9 +341,20 @@ fn hash_file_capped(f: &std::fs::File, cap: u64) -> std::io::Result<String> {
                 "not hashed: the file is larger than the {cap}-byte cap (MAX_IMAGE_HASH)"
             )));
         }
-        h.update(&buf[..n]);
+        h.update(got(&buf, n)?);
     }
     Ok(hex::encode(h.finalize()))
+}
+
+/// The first `n` bytes of `buf`, which a read into `buf` reported filling (so `n <= buf.len()`);
+/// an error rather than a panic should a reader ever claim more.
+fn got(buf: &[u8], n: usize) -> std::io::Result<&[u8]> {
+    buf.get(..n).ok_or_else(|| {
+        std::io::Error::other(format!(
+            "a read reported {n} bytes into a {}-byte buffer",
+            buf.len()
+        ))
+    })
 }
 
 #[cfg(test)]
@@ -356,7 +382,9 @@ mod tests {
         let b = RunBudget::default();
         let start = std::time::Instant::now();
         match hash_image(&sparse, limits::MAX_IMAGE_HASH + 1, &b) {
-            Err(HashSkip::Budget(w)) => assert!(w.contains("MAX_IMAGE_HASH"), "{w}"),
+            Err(w @ HashSkip::TooBig { .. }) => {
+                assert!(w.to_string().contains("MAX_IMAGE_HASH"), "{w}")
+            }
             other => panic!("{other:?}"),
         }
         assert!(start.elapsed() < std::time::Duration::from_secs(30));
@@ -365,7 +393,7 @@ mod tests {
         let b = RunBudget::new(0, 150, std::time::Duration::from_secs(1));
         assert!(hash_image(&small, 100, &b).is_ok());
         match hash_image(&small, 100, &b) {
-            Err(HashSkip::Budget(w)) => assert!(w.contains("MAX_HASH_PER_RUN"), "{w}"),
+            Err(HashSkip::Budget(w)) => assert!(w.to_string().contains("MAX_HASH_PER_RUN"), "{w}"),
             other => panic!("{other:?}"),
         }
         // A file that grows past the cap while it is hashed is stopped, not followed.

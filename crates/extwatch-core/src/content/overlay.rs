@@ -25,10 +25,36 @@ use std::collections::BTreeMap;
 
 use extwatch_formats::EntryKind;
 
+use crate::content::hash::HashError;
+use crate::content::walk::WalkError;
 use crate::content::Content;
 use crate::content::{walk_dir_metadata, FileEntry, WalkLimits};
-use crate::error::chain;
+use crate::host::namespace::NamespaceError;
 use crate::host::rootfs::RootFs;
+
+/// Why the host's own hierarchy (the base layer beneath the extensions) cannot be read. Causes
+/// are chained; [`crate::error::chain`] prints the report line.
+#[derive(Debug, thiserror::Error)]
+pub enum BaseError {
+    /// Getting beneath the overlay failed.
+    #[error(transparent)]
+    Namespace(#[from] NamespaceError),
+    /// The hierarchy cannot be opened inside the root.
+    #[error("{hier}")]
+    Open {
+        /// The hierarchy.
+        hier: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Walking the hierarchy failed.
+    #[error(transparent)]
+    Walk(#[from] WalkError),
+    /// Hashing its files (`--baseline`) failed.
+    #[error(transparent)]
+    Hash(#[from] HashError),
+}
 
 /// Where a path of the merged view comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -160,8 +186,8 @@ pub fn under(entries: Vec<FileEntry>, prefix: &str) -> Vec<FileEntry> {
             if e.path == p {
                 e.path = b"/".to_vec();
                 Some(e)
-            } else if e.path.starts_with(p) && e.path.get(p.len()) == Some(&b'/') {
-                e.path = e.path[p.len()..].to_vec();
+            } else if let Some(rest) = e.path.strip_prefix(p).filter(|r| r.first() == Some(&b'/')) {
+                e.path = rest.to_vec();
                 Some(e)
             } else {
                 None
@@ -180,14 +206,19 @@ pub fn read_base(
     merged: bool,
     limits: &WalkLimits,
     hash: Option<&crate::host::budget::RunBudget>,
-) -> Result<(Vec<FileEntry>, Vec<String>), String> {
+) -> Result<(Vec<FileEntry>, Vec<String>), BaseError> {
     crate::host::namespace::beneath(root, hier, merged, |r| {
         let dir = match r.subroot(hier) {
             Ok(dir) => dir,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((vec![], vec![])),
-            Err(e) => return Err(format!("{hier}: {e}")),
+            Err(source) => {
+                return Err(BaseError::Open {
+                    hier: hier.to_string(),
+                    source,
+                })
+            }
         };
-        let mut entries = walk_dir_metadata(&dir, limits).map_err(|e| chain(&e))?;
+        let mut entries = walk_dir_metadata(&dir, limits)?;
         let mut notes = Vec::new();
         if let Some(budget) = hash {
             let content = Content::Dir(dir);
@@ -195,7 +226,7 @@ pub fn read_base(
                 &format!("{hier} (base)"),
                 &mut entries,
                 &mut notes,
-                &mut |s| crate::content::hash_files(&content, s, 2).map_err(String::from),
+                &mut |s| crate::content::hash_files(&content, s, 2),
             )?;
         }
         Ok((entries, notes))

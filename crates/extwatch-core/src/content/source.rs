@@ -35,13 +35,6 @@ pub enum ContentError {
     SymlinkLoop(String),
 }
 
-/// The report text of a [`ContentError`], for the callers that still carry errors as text.
-impl From<ContentError> for String {
-    fn from(e: ContentError) -> String {
-        crate::error::chain(&e)
-    }
-}
-
 fn fs_err(e: FsError) -> ContentError {
     ContentError::Fs(e)
 }

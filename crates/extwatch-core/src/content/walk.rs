@@ -271,7 +271,10 @@ fn walk_fs(fs: &dyn FsReader, limits: &WalkLimits) -> Result<Vec<FileEntry>, Wal
     preorder(fs_entry(fs, b"/".to_vec(), &root)?, |dir, depth| {
         let mut children = fs.read_dir(dir).map_err(|err| at(lossy(dir), err))?;
         children.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        if children.windows(2).any(|w| w[0].0 == w[1].0) {
+        if children
+            .windows(2)
+            .any(|w| matches!(w, [a, b] if a.0 == b.0))
+        {
             return Err(WalkError::DuplicateNames { dir: lossy(dir) });
         }
         let mut out = Vec::with_capacity(children.len());

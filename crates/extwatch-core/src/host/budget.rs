@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use extwatch_formats::limits;
 
+use crate::content::hash::HashError;
 use crate::content::FileEntry;
 use crate::inventory::release::ReleaseBudget;
 use extwatch_formats::EntryKind;
@@ -26,6 +27,21 @@ pub struct RunBudget {
     hash_left: AtomicU64,
     evidence_limit: Duration,
     evidence_start: OnceLock<Instant>,
+}
+
+/// The run's hashing budget ([`limits::MAX_HASH_PER_RUN`]) cannot cover a charge.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error(
+    "the run's hashing budget (MAX_HASH_PER_RUN, {total} bytes) is spent: {needed} bytes needed, \
+     {left} left"
+)]
+pub struct HashBudgetSpent {
+    /// The run's whole budget.
+    pub total: u64,
+    /// Bytes the refused charge asked for.
+    pub needed: u64,
+    /// Bytes left.
+    pub left: u64,
 }
 
 impl Default for RunBudget {
@@ -51,16 +67,14 @@ impl RunBudget {
     }
 
     /// Charges `n` bytes of hashing to the run, or says why not (nothing is charged then).
-    pub fn take_hash(&self, n: u64) -> Result<(), String> {
+    pub fn take_hash(&self, n: u64) -> Result<(), HashBudgetSpent> {
         self.hash_left
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |l| l.checked_sub(n))
             .map(|_| ())
-            .map_err(|left| {
-                format!(
-                    "the run's hashing budget (MAX_HASH_PER_RUN, {} bytes) is spent: {n} bytes \
-                     needed, {left} left",
-                    self.hash_total
-                )
+            .map_err(|left| HashBudgetSpent {
+                total: self.hash_total,
+                needed: n,
+                left,
             })
     }
 
@@ -129,31 +143,36 @@ impl RunBudget {
         what: &str,
         sel: &mut [FileEntry],
         errors: &mut Vec<String>,
-        hash: &mut dyn FnMut(&mut [FileEntry]) -> Result<(), String>,
-    ) -> Result<(), String> {
+        hash: &mut dyn FnMut(&mut [FileEntry]) -> Result<(), HashError>,
+    ) -> Result<(), HashError> {
         self.evidence_start.get_or_init(Instant::now);
-        let mut start = 0;
-        while start < sel.len() {
+        // What is not hashed yet; each batch is split off its front.
+        let mut rest: &mut [FileEntry] = sel;
+        while !rest.is_empty() {
             if self.evidence_expired() {
                 errors.push(format!(
                     "{what}: {} files not hashed for evidence: the wall-clock budget for \
                      evidence hashing (EVIDENCE_HASH_SECONDS, {} s) is spent",
-                    sel.len() - start,
+                    rest.len(),
                     self.evidence_limit.as_secs()
                 ));
                 return Ok(());
             }
-            let mut end = start;
+            // At least one file, then as many as fit in the batch.
+            let mut n = 0;
             let mut bytes = 0u64;
-            while let Some(e) = sel.get(end) {
-                if end > start && bytes.saturating_add(e.size) > EVIDENCE_BATCH {
+            for e in rest.iter() {
+                if n > 0 && bytes.saturating_add(e.size) > EVIDENCE_BATCH {
                     break;
                 }
                 bytes = bytes.saturating_add(e.size);
-                end += 1;
+                n += 1;
             }
-            hash(&mut sel[start..end])?;
-            start = end;
+            let taken = std::mem::take(&mut rest);
+            // `n` counts files of `taken`, so the split is inside it (`min` makes that explicit).
+            let (batch, tail) = taken.split_at_mut(n.min(taken.len()));
+            hash(batch)?;
+            rest = tail;
         }
         Ok(())
     }
@@ -170,8 +189,8 @@ impl RunBudget {
         what: &str,
         entries: &mut [FileEntry],
         errors: &mut Vec<String>,
-        hash: &mut dyn FnMut(&mut [FileEntry]) -> Result<(), String>,
-    ) -> Result<(), String> {
+        hash: &mut dyn FnMut(&mut [FileEntry]) -> Result<(), HashError>,
+    ) -> Result<(), HashError> {
         let mut charged = std::collections::HashSet::new();
         let (mut admitted, mut too_big, mut refused, mut why) = (Vec::new(), 0usize, 0usize, None);
         for (i, e) in entries.iter().enumerate() {
@@ -207,10 +226,16 @@ impl RunBudget {
         if admitted.len() == entries.len() {
             return hash(entries);
         }
-        let mut sel: Vec<FileEntry> = admitted.iter().map(|&i| entries[i].clone()).collect();
+        // `admitted` holds indices of `entries` (from `enumerate` above).
+        let mut sel: Vec<FileEntry> = admitted
+            .iter()
+            .filter_map(|&i| entries.get(i).cloned())
+            .collect();
         hash(&mut sel)?;
         for (i, e) in admitted.into_iter().zip(sel) {
-            entries[i].sha256 = e.sha256;
+            if let Some(t) = entries.get_mut(i) {
+                t.sha256 = e.sha256;
+            }
         }
         Ok(())
     }
@@ -244,7 +269,7 @@ mod tests {
     fn hash_budget_is_charged_and_refusals_are_said() {
         let b = RunBudget::new(0, 100, Duration::from_secs(600));
         assert!(b.take_hash(60).is_ok());
-        let e = b.take_hash(50).unwrap_err();
+        let e = b.take_hash(50).unwrap_err().to_string();
         assert!(
             e.contains("MAX_HASH_PER_RUN") && e.contains("40 left"),
             "{e}"
@@ -291,6 +316,36 @@ mod tests {
         })
         .unwrap();
         assert_eq!(n, 6);
+    }
+
+    /// Over the byte budget only some files are hashed: their hashes land on their own entries,
+    /// the others stay null, and one message says how many and why.
+    #[test]
+    fn hash_all_writes_back_only_what_the_budget_admitted() {
+        let b = RunBudget::new(0, 25, Duration::from_secs(600));
+        let mut entries = vec![file(10), file(0), file(20), file(10)];
+        entries[1].kind = EntryKind::Dir;
+        for (i, e) in entries.iter_mut().enumerate() {
+            e.path = format!("/f{i}").into_bytes();
+        }
+        let mut errors = Vec::new();
+        let mut handed = Vec::new();
+        b.hash_all("img", &mut entries, &mut errors, &mut |s| {
+            for e in s.iter_mut() {
+                handed.push(e.path.clone());
+                e.sha256 = Some([e.path[2]; 32]);
+            }
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(handed, vec![b"/f0".to_vec(), b"/f3".to_vec()]);
+        let got: Vec<Option<u8>> = entries.iter().map(|e| e.sha256.map(|h| h[0])).collect();
+        assert_eq!(got, vec![Some(b'0'), None, None, Some(b'3')]);
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(
+            errors[0].starts_with("img: 1 files not hashed: the run's hashing budget"),
+            "{errors:?}"
+        );
     }
 
     #[test]

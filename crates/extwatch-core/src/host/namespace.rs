@@ -102,12 +102,6 @@ pub enum NamespaceError {
     Panicked,
 }
 
-impl From<NamespaceError> for String {
-    fn from(e: NamespaceError) -> String {
-        crate::error::chain(&e)
-    }
-}
-
 /// Runs `f` on a root where `hier` shows the host's own hierarchy: `root` itself when nothing is
 /// merged there, else — on a thread inside a private mount namespace with the sysext/confext overlays
 /// detached — the same root re-opened in that namespace ([`RootFs::reopen`]: a descriptor opened

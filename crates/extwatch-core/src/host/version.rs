@@ -102,7 +102,9 @@ fn banner_point(root: &RootFs, path: &str, major: u32) -> Option<u32> {
     let data = root.read_file(path, 64 * 1024 * 1024).ok()??;
     let needle = format!("systemd {major} ({major}.");
     let pos = memfind(&data, needle.as_bytes())?;
-    let digits: String = data[pos + needle.len()..]
+    // `memfind` found the needle at `pos`, so the rest starts within `data`.
+    let digits: String = data
+        .get(pos + needle.len()..)?
         .iter()
         .take(6)
         .take_while(|c| c.is_ascii_digit())

@@ -82,7 +82,9 @@ pub fn analyze_image(
                 if f.kind == Kind::Raw {
                     match hash_image(&file, size.unwrap_or(0), budget) {
                         Ok(h) => sha256 = Some(h),
-                        Err(HashSkip::Budget(why)) => not_hashed = Some(why),
+                        Err(why @ (HashSkip::TooBig { .. } | HashSkip::Budget(_))) => {
+                            not_hashed = Some(why.to_string())
+                        }
                         Err(HashSkip::Io(e)) => {
                             not_hashed = Some(format!("read error: {e}"));
                             errors.push(format!("cannot hash image: {e}"));

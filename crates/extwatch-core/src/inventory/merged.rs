@@ -155,20 +155,47 @@ pub fn layer_names(lowerdirs: &[String], class: ImageClass) -> Vec<String> {
     names
 }
 
+/// Why an overlay does not look like one systemd made (the `foreign-overlay` finding's reason).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ForeignOverlay {
+    /// The mount source is not the class name systemd uses.
+    #[error("overlay source is '{found}', not '{want}'")]
+    Source {
+        /// The overlay's source.
+        found: String,
+        /// What systemd uses for the class.
+        want: &'static str,
+    },
+    /// No lower layers at all.
+    #[error("overlay has no lower layers")]
+    NoLayers,
+    /// The top layer is not systemd's meta directory.
+    #[error("top layer '{0}' is not systemd's meta directory")]
+    Top(String),
+    /// A middle layer is outside systemd's merge workspace.
+    #[error("layer '{0}' is not in systemd's merge workspace")]
+    Layer(String),
+}
+
 /// True when the overlay looks like one systemd made: source matches the class, the top layer is the
 /// meta directory, every other layer but the last is an extension mount in systemd's workspace.
-pub fn overlay_is_systemds(o: &OverlayMount, class: ImageClass, hier: &str) -> Result<(), String> {
+pub fn overlay_is_systemds(
+    o: &OverlayMount,
+    class: ImageClass,
+    hier: &str,
+) -> Result<(), ForeignOverlay> {
     let want = class.as_str();
     if o.source != want {
-        return Err(format!("overlay source is '{}', not '{want}'", o.source));
+        return Err(ForeignOverlay::Source {
+            found: o.source.clone(),
+            want,
+        });
     }
     let Some(first) = o.lowerdirs.first() else {
-        return Err("overlay has no lower layers".into());
+        return Err(ForeignOverlay::NoLayers);
     };
     if first != &format!("/run/systemd/sysext/meta{hier}") {
-        return Err(format!(
-            "top layer '{first}' is not systemd's meta directory"
-        ));
+        return Err(ForeignOverlay::Top(first.clone()));
     }
     let ext_prefix = match class {
         ImageClass::Confext => "/run/systemd/sysext/confexts/",
@@ -182,7 +209,7 @@ pub fn overlay_is_systemds(o: &OverlayMount, class: ImageClass, hier: &str) -> R
         .unwrap_or_default();
     for l in middle {
         if !l.starts_with(ext_prefix) && !l.starts_with("/var/lib/extensions.mutable/") {
-            return Err(format!("layer '{l}' is not in systemd's merge workspace"));
+            return Err(ForeignOverlay::Layer(l.clone()));
         }
     }
     Ok(())
@@ -190,12 +217,10 @@ pub fn overlay_is_systemds(o: &OverlayMount, class: ImageClass, hier: &str) -> R
 
 /// Undoes systemd's `cescape()` (`\n`, `\t`, `\\`, `\xNN`, octal).
 fn c_unescape(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'\\' && i + 1 < b.len() {
-            let c = b[i + 1];
+    let mut rest = s.as_bytes();
+    let mut out = Vec::with_capacity(rest.len());
+    while let Some((&b, tail)) = rest.split_first() {
+        if let (b'\\', Some((&c, after))) = (b, tail.split_first()) {
             let simple = match c {
                 b'n' => Some(b'\n'),
                 b't' => Some(b'\t'),
@@ -206,24 +231,22 @@ fn c_unescape(s: &str) -> String {
             };
             if let Some(v) = simple {
                 out.push(v);
-                i += 2;
+                rest = after;
                 continue;
             }
             // Bytes, not `&s[..]`: a multi-byte character after `\x` must not split a `str`
             // slice (a panic on a planted marker file).
-            let hex = b
-                .get(i + 2..i + 4)
-                .and_then(|h| std::str::from_utf8(h).ok());
-            if c == b'x' {
-                if let Some(Ok(v)) = hex.map(|h| u8::from_str_radix(h, 16)) {
+            if let (b'x', Some((hex, more))) = (c, after.split_at_checked(2)) {
+                let v = std::str::from_utf8(hex).map(|h| u8::from_str_radix(h, 16));
+                if let Ok(Ok(v)) = v {
                     out.push(v);
-                    i += 4;
+                    rest = more;
                     continue;
                 }
             }
         }
-        out.push(b[i]);
-        i += 1;
+        out.push(b);
+        rest = tail;
     }
     String::from_utf8_lossy(&out).into_owned()
 }
@@ -255,6 +278,63 @@ mod tests {
         assert_eq!(c_unescape("/a\\x20b\\\\c"), "/a b\\c");
         assert_eq!(c_unescape("\\x\u{e9}z"), "\\x\u{e9}z");
         assert_eq!(c_unescape("end\\x4"), "end\\x4");
+    }
+
+    #[test]
+    fn unescapes_like_cescape_reversed() {
+        for (escaped, plain) in [
+            ("", ""),
+            ("trailing\\", "trailing\\"),
+            ("\\n\\t\\'\\\"", "\n\t'\""),
+            ("\\q", "\\q"),
+            ("\\x41\\x42c", "ABc"),
+            ("\\xZZ", "\\xZZ"),
+            ("\\\\x41", "\\x41"),
+            ("\\x4\u{e9}", "\\x4\u{e9}"),
+        ] {
+            assert_eq!(c_unescape(escaped), plain, "{escaped:?}");
+        }
+    }
+
+    #[test]
+    fn foreign_overlay_reasons_read_as_before() {
+        let o = OverlayMount {
+            mount_id: 1,
+            dev: "0:1".into(),
+            source: "overlay".into(),
+            read_only: true,
+            lowerdirs: vec!["/x".into()],
+            upperdir: None,
+            mount_options: vec![],
+        };
+        let why = |o: &OverlayMount| {
+            overlay_is_systemds(o, ImageClass::Sysext, "/usr")
+                .unwrap_err()
+                .to_string()
+        };
+        assert_eq!(why(&o), "overlay source is 'overlay', not 'sysext'");
+        let o = OverlayMount {
+            source: "sysext".into(),
+            ..o
+        };
+        assert_eq!(why(&o), "top layer '/x' is not systemd's meta directory");
+        let o = OverlayMount {
+            lowerdirs: vec![],
+            ..o
+        };
+        assert_eq!(why(&o), "overlay has no lower layers");
+        let o = OverlayMount {
+            lowerdirs: vec![
+                "/run/systemd/sysext/meta/usr".into(),
+                "/tmp/evil".into(),
+                "/usr".into(),
+            ],
+            ..o
+        };
+        assert_eq!(
+            why(&o),
+            "layer '/tmp/evil' is not in systemd's merge workspace"
+        );
     }
 
     #[test]

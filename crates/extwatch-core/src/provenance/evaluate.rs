@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use crate::provenance::pkcs7::{embedded_certs, verify, CertInfo, TrustedCert, Verdict};
 use extwatch_formats::ddi::{read_partition, Ddi};
-use extwatch_formats::verity::{compute_tree, parse_superblock, SUPERBLOCK_SIZE};
+use extwatch_formats::verity::{compute_tree, parse_superblock, VerityError, SUPERBLOCK_SIZE};
 use extwatch_formats::veritysig::{parse_verity_sig, SigError, MAX_SIG_PARTITION};
 use extwatch_formats::{ReadAt, Window};
 use extwatch_model::{DeclaredHash, Signature, SignatureStatus, Signer, Verity, VeritySource};
@@ -157,7 +157,7 @@ pub fn evaluate(
     if let Some(first) = declared.first() {
         verity.root_hash = Some(first.root_hash.clone());
         verity.source = first.source;
-        for d in &declared[1..] {
+        for d in declared.iter().skip(1) {
             if d.root_hash != first.root_hash {
                 verity.problems.push(format!(
                     "root hash from {} ({}) differs from {} ({})",
@@ -179,11 +179,11 @@ pub fn evaluate(
     if ctx.deep {
         if let Some((data, hashdev)) = &tree {
             let mut sb = [0u8; SUPERBLOCK_SIZE];
-            match hashdev
+            let params = hashdev
                 .read_exact_at(0, &mut sb)
-                .map_err(|e| e.to_string())
-                .and_then(|_| parse_superblock(&sb).map_err(|e| e.to_string()))
-            {
+                .map_err(HashDeviceError::Read)
+                .and_then(|()| parse_superblock(&sb).map_err(HashDeviceError::Superblock));
+            match params {
                 Ok(params) => {
                     let start = 1; // the tree starts one hash block after the superblock
                     match compute_tree(
@@ -195,11 +195,16 @@ pub fn evaluate(
                     ) {
                         Ok(r) => {
                             if r.mismatched_count > 0 {
+                                // The tree lists the first mismatches whenever it counts any.
+                                let first = r.mismatched_blocks.first().map_or_else(
+                                    String::new,
+                                    |(level, block)| {
+                                        format!(" (first: level {level}, block {block})")
+                                    },
+                                );
                                 verity.problems.push(format!(
-                                    "{} stored hash block(s) differ from the recomputed tree (first: level {}, block {})",
+                                    "{} stored hash block(s) differ from the recomputed tree{first}",
                                     r.mismatched_count,
-                                    r.mismatched_blocks[0].0,
-                                    r.mismatched_blocks[0].1
                                 ));
                             }
                             let ok = verity.root_hash.as_deref() == Some(r.root_hash.as_str())
@@ -348,4 +353,16 @@ pub fn source_name(s: VeritySource) -> &'static str {
         VeritySource::PartitionUuid => "partition-uuid",
         VeritySource::None => "none",
     }
+}
+
+/// Why the verity hash device's superblock cannot be used (the problem reads
+/// `verity hash device: ` and this error's text).
+#[derive(Debug, thiserror::Error)]
+enum HashDeviceError {
+    /// Reading the superblock failed.
+    #[error(transparent)]
+    Read(std::io::Error),
+    /// The superblock is not one systemd accepts.
+    #[error(transparent)]
+    Superblock(VerityError),
 }
