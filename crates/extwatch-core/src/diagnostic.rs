@@ -4,6 +4,10 @@
 //! They are records, not strings, so a long-running agent can route them by area (and later the
 //! journal/event layers can attach them to what they concern); [`Diagnostic`]'s `Display` is the
 //! exact line the CLI has always printed after `extwatch: warning: `.
+//!
+//! [`Diagnostic::emit`] sends one as a `tracing` event (level WARN, target [`TARGET`], fields
+//! `area` and `path`, the message as the event's message): the CLI prints those under `--verbose`
+//! through a `tracing-subscriber` layer, and an agent can install its own subscriber instead.
 
 use std::fmt;
 
@@ -53,6 +57,24 @@ impl Diagnostic {
             path,
             message,
         }
+    }
+}
+
+/// The `tracing` target of diagnostic events.
+pub const TARGET: &str = "extwatch::diagnostic";
+
+impl Diagnostic {
+    /// Emits this diagnostic as a `tracing` event: WARN on [`TARGET`], with `area` (its
+    /// [`Area::name`]) and `path` (when there is one) as fields and the message as the event's
+    /// message. Without a subscriber it goes nowhere.
+    pub fn emit(&self) {
+        tracing::warn!(
+            target: TARGET,
+            area = self.area.name(),
+            path = self.path.as_deref(),
+            "{}",
+            self.message
+        );
     }
 }
 

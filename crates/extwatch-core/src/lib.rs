@@ -44,7 +44,7 @@ pub use crate::audit::{
     MountTableError, Probe,
 };
 pub use crate::content::changes::Analysis;
-pub use crate::diagnostic::{Area, Diagnostic};
+pub use crate::diagnostic::{Area, Diagnostic, TARGET as DIAGNOSTIC_TARGET};
 pub use crate::error::chain as error_chain;
 pub use crate::host::arch::{architecture_name, native_architecture};
 pub use crate::host::rootfs::{open_operator_file, RootFs};

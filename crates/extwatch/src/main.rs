@@ -14,6 +14,7 @@ use extwatch_core::checks::Selection;
 use extwatch_core::SystemdVersion;
 use extwatch_render::{json, text};
 
+mod diagnostics;
 mod files;
 
 fn main() -> ExitCode {
@@ -138,8 +139,9 @@ fn report(
             .with_context(|| format!("writing --baseline {}", path.display()))?;
     }
     if t.verbose {
-        for w in &warnings {
-            eprintln!("extwatch: warning: {w}");
+        diagnostics::print_to_stderr();
+        for d in &diagnostics {
+            d.emit();
         }
     }
     Ok((report, warnings))
