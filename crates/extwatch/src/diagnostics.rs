@@ -7,8 +7,8 @@ use std::fmt::{self, Write as _};
 
 use extwatch_core::DIAGNOSTIC_TARGET;
 use tracing::field::{Field, Visit};
-use tracing::{Event, Level, Subscriber};
-use tracing_subscriber::filter::Targets;
+use tracing::{Event, Subscriber};
+use tracing_subscriber::filter::filter_fn;
 use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, MakeWriter};
 use tracing_subscriber::layer::{Layer, SubscriberExt};
@@ -52,7 +52,8 @@ impl Visit for Message {
     }
 }
 
-/// The layer that writes diagnostic events (and nothing else) to `out`.
+/// The layer that writes diagnostic events (and nothing else) to `out`. The target is compared
+/// whole: a target filter matches prefixes, and `extwatch::diagnostics::…` starts with it.
 fn layer<W>(out: W) -> impl Layer<Registry>
 where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
@@ -60,7 +61,9 @@ where
     tracing_subscriber::fmt::layer()
         .event_format(WarningLine)
         .with_writer(out)
-        .with_filter(Targets::new().with_target(DIAGNOSTIC_TARGET, Level::WARN))
+        .with_filter(filter_fn(|m| {
+            m.target() == DIAGNOSTIC_TARGET && *m.level() <= tracing::Level::WARN
+        }))
 }
 
 /// Prints diagnostic events on stderr from now on. Only the process's first call installs the
@@ -118,6 +121,8 @@ mod tests {
         tracing::subscriber::with_default(subscriber, || {
             tracing::warn!("not a diagnostic");
             tracing::warn!(target: "other", "nor this");
+            tracing::warn!(target: "extwatch::diagnostics", "nor one whose target it prefixes");
+            tracing::info!(target: DIAGNOSTIC_TARGET, "nor one below WARN");
             for d in &ds {
                 d.emit();
             }
