@@ -51,6 +51,8 @@
 
 pub mod cli;
 pub mod fixtures;
+pub mod golden;
+pub mod repro;
 pub mod runner;
 pub mod sqfs_writer;
 pub mod verdicts;
