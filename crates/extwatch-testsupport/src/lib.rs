@@ -38,7 +38,7 @@
 //!
 //! ```text
 //! sudo scripts/trixie-root.sh                      # once; cached
-//! cargo test -p extwatch --test conformance_systemd -- --nocapture
+//! cargo test -p extwatch --test it conformance_systemd:: -- --nocapture
 //! EXTWATCH_REQUIRE_SYSTEMD=1 cargo test ...        # CI: fail instead of skipping
 //! ```
 //!
