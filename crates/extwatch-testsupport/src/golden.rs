@@ -33,7 +33,7 @@ impl Normaliser {
         let from = from.into();
         assert!(!from.is_empty(), "empty normaliser pattern for {to}");
         self.rules.push((from, to.to_string()));
-        self.rules.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
+        self.rules.sort_by_key(|r| std::cmp::Reverse(r.0.len()));
         self
     }
 

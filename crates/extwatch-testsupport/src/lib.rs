@@ -50,9 +50,12 @@
 #![forbid(unsafe_code)]
 
 pub mod cli;
+pub mod erofs_patch;
 pub mod fixtures;
 pub mod golden;
+pub mod reports;
 pub mod repro;
+pub mod roots;
 pub mod runner;
 pub mod sqfs_writer;
 pub mod verdicts;

@@ -8,6 +8,7 @@
 //! Fixtures are built at test time with mksquashfs, mkfs.erofs and sfdisk (`scripts/setup.sh --test`).
 
 use extwatch_testsupport::cli;
+use extwatch_testsupport::roots::{link, mkfs_erofs, mksquashfs, run_ok, sysext_tree, tool, write};
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
@@ -123,84 +124,10 @@ fn has_finding(v: &Value, path: &str, id: &str) -> bool {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Building roots and images.
-
-/// A symlink at `at` (parent directories created) pointing to `target`.
-fn link(at: &Path, target: &str) {
-    std::fs::create_dir_all(at.parent().unwrap()).unwrap();
-    symlink(target, at).unwrap();
-}
-
-fn write(p: &Path, data: impl AsRef<[u8]>) {
-    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-    std::fs::write(p, data).unwrap();
-}
+// Building roots and images (the shared helpers are in extwatch_testsupport::roots).
 
 fn base_root() -> tempfile::TempDir {
-    let t = tempfile::Builder::new()
-        .prefix("extwatch-hostile")
-        .tempdir()
-        .unwrap();
-    write(
-        &t.path().join("etc/os-release"),
-        "ID=debian\nVERSION_ID=13\n",
-    );
-    std::fs::create_dir_all(t.path().join("usr/lib")).unwrap();
-    t
-}
-
-/// A sysext tree: `usr/lib/extension-release.d/extension-release.NAME` and one binary.
-fn sysext_tree(dir: &Path, name: &str, release: &str) {
-    write(
-        &dir.join(format!(
-            "usr/lib/extension-release.d/extension-release.{name}"
-        )),
-        release,
-    );
-    write(&dir.join(format!("usr/bin/{name}")), "#!/bin/sh\n");
-}
-
-fn tool(name: &str) -> Command {
-    let found = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).any(|d| d.join(name).is_file()))
-        .unwrap_or(false)
-        || Path::new("/usr/sbin").join(name).is_file();
-    assert!(
-        found,
-        "{name} is required to build fixtures: run scripts/setup.sh --test"
-    );
-    let mut c = Command::new(name);
-    c.env(
-        "PATH",
-        format!(
-            "{}:/usr/sbin:/sbin",
-            std::env::var("PATH").unwrap_or_default()
-        ),
-    );
-    c
-}
-
-fn run_ok(mut c: Command) {
-    let out = c.output().unwrap_or_else(|e| panic!("{c:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{c:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-fn mksquashfs(src: &Path, out: &Path, comp: &str) {
-    let mut c = tool("mksquashfs");
-    c.arg(src)
-        .arg(out)
-        .args(["-noappend", "-quiet", "-no-progress", "-comp", comp]);
-    run_ok(c);
-}
-
-fn mkfs_erofs(src: &Path, out: &Path, extra: &[&str]) {
-    let mut c = tool("mkfs.erofs");
-    c.arg("--quiet").args(extra).arg(out).arg(src);
-    run_ok(c);
+    extwatch_testsupport::roots::base_root("extwatch-hostile")
 }
 
 /// A GPT disk image holding `fs` in one partition of type `type_guid`, built with sfdisk.

@@ -11,6 +11,7 @@
 //! (`verity::tests`), where a reader can fail on demand.
 
 use extwatch_testsupport::cli;
+use extwatch_testsupport::roots::{sysext_tree, write};
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -111,33 +112,8 @@ fn findings<'a>(v: &'a Value, id: &str) -> Vec<&'a Value> {
         .collect()
 }
 
-fn write(p: &Path, data: impl AsRef<[u8]>) {
-    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-    std::fs::write(p, data).unwrap();
-}
-
 fn base_root() -> tempfile::TempDir {
-    let t = tempfile::Builder::new()
-        .prefix("extwatch-budgets")
-        .tempdir()
-        .unwrap();
-    write(
-        &t.path().join("etc/os-release"),
-        "ID=debian\nVERSION_ID=13\n",
-    );
-    std::fs::create_dir_all(t.path().join("usr/lib")).unwrap();
-    t
-}
-
-/// A sysext directory tree: `usr/lib/extension-release.d/extension-release.NAME` and one binary.
-fn sysext_tree(dir: &Path, name: &str, release: impl AsRef<[u8]>) {
-    write(
-        &dir.join(format!(
-            "usr/lib/extension-release.d/extension-release.{name}"
-        )),
-        release,
-    );
-    write(&dir.join(format!("usr/bin/{name}")), "#!/bin/sh\n");
+    extwatch_testsupport::roots::base_root("extwatch-budgets")
 }
 
 const LIMIT: Duration = Duration::from_secs(120);
