@@ -37,6 +37,7 @@ use extwatch_testsupport::fixtures::{
     DdiVerity, Fixtures, Format, Image, PartType, RootBuilder, DEBIAN_13,
 };
 use extwatch_testsupport::golden::{self, Normaliser};
+use extwatch_testsupport::reports;
 use extwatch_testsupport::repro::{self, FIXED_UUID};
 use extwatch_testsupport::Env;
 
@@ -533,13 +534,8 @@ fn mixed_root() {
         "audit-mixed-v252.json",
         &[&["audit"][..], &h252, &["--format", "json"]].concat(),
     );
-    let v: serde_json::Value = serde_json::from_slice(&json).expect("audit JSON");
-    let ids: Vec<&str> = v["findings"]
-        .as_array()
-        .expect("findings")
-        .iter()
-        .filter_map(|f| f["id"].as_str())
-        .collect();
+    let v = reports::report(&json, "");
+    let ids: Vec<&str> = v.findings.iter().map(|f| f.id.as_str()).collect();
     let missing: Vec<&&str> = MIXED_IDS.iter().filter(|id| !ids.contains(id)).collect();
     g.finish();
     assert!(
