@@ -34,13 +34,7 @@ struct Out {
 /// `extwatch_testsupport::cli`), killing it and failing the test after `limit`. Fails on a signal,
 /// on an exit code other than 0/1, and on a panic message.
 fn extwatch(args: &[OsString], limit: Duration) -> Out {
-    let r = cli::run(Path::new(env!("CARGO_BIN_EXE_extwatch")), args, limit, true);
-    let code = r.code_no_crash(args);
-    assert!(
-        code == 0 || code == 1,
-        "extwatch {args:?} exited {code} (0 or 1 expected)\nstderr: {}",
-        r.stderr
-    );
+    let r = cli::run_0_or_1(Path::new(env!("CARGO_BIN_EXE_extwatch")), args, limit, true);
     let peak_kib = r.peak_kib.expect("measured");
     let read_bytes = r.read_bytes.expect("rchar of /proc/PID/io");
     eprintln!(
@@ -63,19 +57,7 @@ fn extwatch(args: &[OsString], limit: Duration) -> Out {
 
 /// `extwatch audit --root ROOT --format json` (systemd 257, x86-64) with the given mount table.
 fn audit_with(root: &Path, mountinfo: &Path, extra: &[&str], limit: Duration) -> (Out, Report) {
-    let mut args: Vec<OsString> = vec![
-        "audit".into(),
-        "--root".into(),
-        root.into(),
-        "--format".into(),
-        "json".into(),
-        "--systemd-version".into(),
-        "257".into(),
-        "--mountinfo".into(),
-        mountinfo.into(),
-        "--architecture".into(),
-        "x86-64".into(),
-    ];
+    let mut args = cli::offline_args("audit", root, "json", "257", mountinfo);
     args.extend(extra.iter().map(OsString::from));
     let out = extwatch(&args, limit);
     let v = reports::report(&out.stdout, &out.stderr);
