@@ -38,7 +38,7 @@
 //!
 //! ```text
 //! sudo scripts/trixie-root.sh                      # once; cached
-//! cargo test -p extwatch --test conformance_systemd -- --nocapture
+//! cargo test -p extwatch --test it conformance_systemd:: -- --nocapture
 //! EXTWATCH_REQUIRE_SYSTEMD=1 cargo test ...        # CI: fail instead of skipping
 //! ```
 //!
@@ -59,7 +59,12 @@
 )]
 
 pub mod cli;
+pub mod erofs_patch;
 pub mod fixtures;
+pub mod golden;
+pub mod reports;
+pub mod repro;
+pub mod roots;
 pub mod runner;
 pub mod sqfs_writer;
 pub mod verdicts;
