@@ -18,7 +18,7 @@
 //!
 //! Printing is the `extwatch-render` crate's job; this crate only builds the report.
 //!
-//! The audit is explicit stages ([`probe`] → [`inventory`] → [`facts`] → [`checks`] → [`report`]), so
+//! The audit is explicit stages ([`probe`] → [`inventory`] → [`facts`] → [`checks()`] → [`report`]), so
 //! a long-running agent can re-run one. Room is left for `events/` (journal events and ticket
 //! reconciliation, over a journal reader crate), `mounts/` (mount-table snapshots and their
 //! differences) and `rules/` (detection rules over events and facts): each will be a room beside

@@ -73,7 +73,7 @@ pub enum Verdict {
 /// Why a certificate file cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum CertError {
-    /// Over [`MAX_CERT_FILE`].
+    /// Over `MAX_CERT_FILE`.
     #[error("certificate file larger than 1 MiB")]
     TooLarge,
     /// OpenSSL does not read it as a PEM X.509 certificate.
