@@ -1,7 +1,7 @@
 //! Test support for extwatch: fixtures built with **real tools** and a runner for **real systemd**.
 //!
 //! Nothing here is shipped; it exists so that integration tests can prove that extwatch's verdicts equal
-//! those of the systemd it models (DESIGN.md §6, reference/systemd.md §11).
+//! those of the systemd it models (docs/design.md §6, docs/systemd.md §11).
 //!
 //! # Pieces
 //!

@@ -1,4 +1,4 @@
-//! Who signed an image, and whether its data is what was signed (reference systemd.md §5).
+//! Who signed an image, and whether its data is what was signed (docs/systemd.md §5).
 //!
 //! Root-hash sources, each reported as such: the DDI signature partition's `rootHash`, the
 //! partition-UUID convention (data UUID = first 128 bits, verity UUID = last 128 bits), `.roothash` /
