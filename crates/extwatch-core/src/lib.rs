@@ -39,7 +39,6 @@ pub(crate) mod error;
 pub(crate) mod host;
 pub(crate) mod inventory;
 pub(crate) mod provenance;
-pub(crate) mod time;
 
 use std::path::{Path, PathBuf};
 
@@ -57,7 +56,7 @@ pub use crate::provenance::evaluate::TrustCtx;
 pub use crate::provenance::pkcs7::CertError;
 pub use crate::provenance::trust::{load_operator as load_operator_trust, TrustError};
 pub use crate::provenance::verify::{verify_image, FileHash};
-pub use crate::time::rfc3339;
+pub use extwatch_model::time::rfc3339;
 
 /// Listing one image (the `files` command): open it, walk it, hash its files (`extwatch-render`
 /// prints it as `systemd-dissect --mtree`, a table or the `files` JSON report).

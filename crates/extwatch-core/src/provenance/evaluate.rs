@@ -19,7 +19,7 @@ use extwatch_formats::{ReadAt, Window};
 use extwatch_model::{DeclaredHash, Signature, SignatureStatus, Signer, Verity, VeritySource};
 
 use crate::provenance::trust::HostTrust;
-use crate::time::rfc3339;
+use extwatch_model::time::rfc3339;
 
 /// Trust anchors and how hard to look.
 #[derive(Debug, Default, Clone)]
