@@ -18,7 +18,7 @@
 //!
 //! Printing is the `extwatch-render` crate's job; this crate only builds the report.
 //!
-//! The audit is explicit stages ([`probe`] → [`inventory`] → [`facts`] → [`checks`] → [`report`]), so
+//! The audit is explicit stages ([`probe`] → [`inventory`] → [`facts`] → [`checks()`] → [`report`]), so
 //! a long-running agent can re-run one. Room is left for `events/` (journal events and ticket
 //! reconciliation, over a journal reader crate), `mounts/` (mount-table snapshots and their
 //! differences) and `rules/` (detection rules over events and facts): each will be a room beside
@@ -35,7 +35,6 @@ pub(crate) mod error;
 pub(crate) mod host;
 pub(crate) mod inventory;
 pub(crate) mod provenance;
-pub(crate) mod time;
 
 use std::path::{Path, PathBuf};
 
@@ -53,7 +52,7 @@ pub use crate::provenance::evaluate::TrustCtx;
 pub use crate::provenance::pkcs7::CertError;
 pub use crate::provenance::trust::{load_operator as load_operator_trust, TrustError};
 pub use crate::provenance::verify::{verify_image, FileHash};
-pub use crate::time::rfc3339;
+pub use extwatch_model::time::rfc3339;
 
 /// Listing one image (the `files` command): open it, walk it, hash its files (`extwatch-render`
 /// prints it as `systemd-dissect --mtree`, a table or the `files` JSON report).

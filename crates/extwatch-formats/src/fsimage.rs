@@ -197,3 +197,21 @@ pub struct OpenedImage {
 pub fn open_image(src: Arc<dyn ReadAt>, arch: &str) -> Result<OpenedImage, FsError> {
     crate::ddi::open_any(src, arch)
 }
+
+/// The components of an image path, lexically: empty and `.` components dropped, `..` going up
+/// (never above the root). Every reader resolves paths this way, so `a/../b` means the same in
+/// each. `Err(max_depth)` when more than `max_depth` components would be kept.
+pub(crate) fn lexical_components(path: &[u8], max_depth: usize) -> Result<Vec<&[u8]>, usize> {
+    let mut parts: Vec<&[u8]> = Vec::new();
+    for c in path.split(|&b| b == b'/') {
+        match c {
+            b"" | b"." => {}
+            b".." => {
+                parts.pop();
+            }
+            _ if parts.len() >= max_depth => return Err(max_depth),
+            c => parts.push(c),
+        }
+    }
+    Ok(parts)
+}

@@ -5,7 +5,7 @@
 //! error instead of panicking on hostile input; each has a fuzz target under `fuzz/`.
 //!
 //! Image readers never mount: a hostile file system image is parsed in user space so the kernel's
-//! file-system code is never exposed to it (DESIGN §1, principle 1).
+//! file-system code is never exposed to it (docs/design.md §1, principle 1).
 #![forbid(unsafe_code)]
 
 pub mod ddi;

@@ -1,7 +1,7 @@
 //! `/proc/PID/mountinfo` parsing, with the kernel's octal escapes decoded.
 //!
 //! Hand-written rather than taken from `procfs`: that crate leaves `\040`-style escapes in place
-//! (verified, see shared/reference/crates.md job 5), cannot be pointed at a captured file from another
+//! (verified, see docs/crates.md job 5), cannot be pointed at a captured file from another
 //! machine without its process plumbing, and the format is one line per mount.
 //!
 //! Format (proc(5)): `ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTS [OPTIONAL...] - FSTYPE SOURCE SUPEROPTS`.

@@ -1,5 +1,5 @@
 //! The verity signature partition of a DDI, read exactly as systemd's `acquire_sig_for_roothash()`
-//! reads it (reference systemd.md §5.2; UAPI.2 "Verity"): at most 4 MiB, a JSON object in text form,
+//! reads it (docs/systemd.md §5.2; UAPI.2 "Verity"): at most 4 MiB, a JSON object in text form,
 //! optionally NUL-padded — and if a NUL appears, everything after it must be NUL — with mandatory
 //! `rootHash` (hex) and `signature` (base64 of a DER PKCS#7), and an optional `certificateFingerprint`
 //! that systemd itself ignores but extwatch cross-checks.

@@ -7,7 +7,7 @@
 //! constant in [`ids`], never by a string, so a typo does not compile.
 //!
 //! The systemd behaviour the rationales and remediations describe is the one documented, per
-//! version, in the systemd reference (search paths, `extension_release_validate()`, the merge
+//! version, in `docs/systemd.md` (search paths, `extension_release_validate()`, the merge
 //! markers, image policies and the v259 signature fallback).
 
 use serde::Serialize;

@@ -180,3 +180,41 @@ fn tempfile_path(what: &str) -> PathBuf {
         N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
     ))
 }
+
+/// [`run`], failing the test unless extwatch exited 0 or 1 (clean, or findings at `--fail-on`):
+/// 2 (usage or runtime error), a signal or a panic message fail it.
+pub fn run_0_or_1(program: &Path, args: &[OsString], limit: Duration, measure: bool) -> Run {
+    let r = run(program, args, limit, measure);
+    let code = r.code_no_crash(args);
+    assert!(
+        code == 0 || code == 1,
+        "extwatch {args:?} exited {code} (0 or 1 expected)\nstderr: {}",
+        r.stderr
+    );
+    r
+}
+
+/// `COMMAND --root ROOT --format FORMAT --systemd-version VERSION --mountinfo MOUNTINFO
+/// --architecture x86-64`: an `audit`/`inventory` of an offline root whose result depends on nothing
+/// of the machine running the test (its systemd, mount table or CPU).
+pub fn offline_args(
+    command: &str,
+    root: &Path,
+    format: &str,
+    version: &str,
+    mountinfo: &Path,
+) -> Vec<OsString> {
+    vec![
+        command.into(),
+        "--root".into(),
+        root.into(),
+        "--format".into(),
+        format.into(),
+        "--systemd-version".into(),
+        version.into(),
+        "--mountinfo".into(),
+        mountinfo.into(),
+        "--architecture".into(),
+        "x86-64".into(),
+    ]
+}

@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::fs;
 use std::io;
-use std::os::unix::fs::symlink;
+use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Mutex;
@@ -34,6 +34,8 @@ pub struct Image {
     pub releases: Vec<ReleaseFile>,
     /// Other files: (path relative to the image root, content).
     pub files: Vec<(String, String)>,
+    /// Permission bits set after writing: (path relative to the image root, mode incl. setuid).
+    pub modes: Vec<(String, u32)>,
 }
 
 impl Image {
@@ -43,6 +45,7 @@ impl Image {
             class: Class::Sysext,
             releases: Vec::new(),
             files: Vec::new(),
+            modes: Vec::new(),
         }
     }
 
@@ -52,6 +55,7 @@ impl Image {
             class: Class::Confext,
             releases: Vec::new(),
             files: Vec::new(),
+            modes: Vec::new(),
         }
     }
 
@@ -77,6 +81,12 @@ impl Image {
     pub fn file(mut self, path: &str, content: &str) -> Image {
         self.files
             .push((path.trim_start_matches('/').into(), content.into()));
+        self
+    }
+
+    /// Sets the permission bits of a file added with [`Image::file`] (e.g. `0o4755`).
+    pub fn mode(mut self, path: &str, mode: u32) -> Image {
+        self.modes.push((path.trim_start_matches('/').into(), mode));
         self
     }
 
@@ -122,6 +132,9 @@ impl Image {
             if let Some(v) = &r.strict {
                 set_xattr(&path, "user.extension-release.strict", v)?;
             }
+        }
+        for (p, mode) in &self.modes {
+            fs::set_permissions(dir.join(p), fs::Permissions::from_mode(*mode))?;
         }
         Ok(())
     }
@@ -192,6 +205,8 @@ pub struct Fixtures {
     trixie: PathBuf,
     cache: PathBuf,
     built: Mutex<HashMap<String, PathBuf>>,
+    /// Set by [`Fixtures::reproducible`]: every built image is byte-for-byte the same on every run.
+    epoch: Option<u64>,
 }
 
 impl Fixtures {
@@ -202,7 +217,17 @@ impl Fixtures {
             trixie: trixie.to_path_buf(),
             cache: cache.to_path_buf(),
             built: Mutex::new(HashMap::new()),
+            epoch: None,
         })
+    }
+
+    /// Like [`Fixtures::new`], but every image (and staged tree) is reproducible: see
+    /// [`crate::repro`] for what is fixed and how. Directory images written by
+    /// [`Fixtures::materialize`] get the same treatment.
+    pub fn reproducible(trixie: &Path, cache: &Path, epoch: u64) -> io::Result<Fixtures> {
+        let mut f = Fixtures::new(trixie, cache)?;
+        f.epoch = Some(epoch);
+        Ok(f)
     }
 
     /// Writes `img` in form `fmt` at `dest` (a directory for [`Format::Directory`], else a file).
@@ -211,7 +236,11 @@ impl Fixtures {
             fs::create_dir_all(parent)?;
         }
         if fmt == Format::Directory {
-            return img.write_tree(dest);
+            img.write_tree(dest)?;
+            if let Some(epoch) = self.epoch {
+                crate::repro::fix_tree(dest, epoch)?;
+            }
+            return Ok(());
         }
         let built = self.build(img, fmt)?;
         fs::copy(&built, dest)?;
@@ -255,6 +284,9 @@ impl Fixtures {
         let out = self.cache.join(format!("image-{n}.raw"));
         let _ = fs::remove_dir_all(&stage);
         img.write_tree(&stage)?;
+        if let Some(epoch) = self.epoch {
+            crate::repro::fix_tree(&stage, epoch)?;
+        }
         let s = |p: &Path| p.to_string_lossy().into_owned();
         let argv: Vec<String> = match fmt {
             Format::Directory => unreachable!("directories are not built"),
@@ -335,6 +367,10 @@ impl Fixtures {
                 v.push(s(&out));
                 v
             }
+        };
+        let argv = match self.epoch {
+            Some(epoch) => crate::repro::argv(argv, epoch),
+            None => argv,
         };
         let _ = fs::remove_file(&out);
         let o = trixie_exec(&self.trixie, &[&self.cache], &argv)?;

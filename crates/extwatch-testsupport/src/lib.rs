@@ -1,7 +1,7 @@
 //! Test support for extwatch: fixtures built with **real tools** and a runner for **real systemd**.
 //!
 //! Nothing here is shipped; it exists so that integration tests can prove that extwatch's verdicts equal
-//! those of the systemd it models (DESIGN.md §6, reference/systemd.md §11).
+//! those of the systemd it models (docs/design.md §6, docs/systemd.md §11).
 //!
 //! # Pieces
 //!
@@ -38,7 +38,7 @@
 //!
 //! ```text
 //! sudo scripts/trixie-root.sh                      # once; cached
-//! cargo test -p extwatch --test conformance_systemd -- --nocapture
+//! cargo test -p extwatch --test it conformance_systemd:: -- --nocapture
 //! EXTWATCH_REQUIRE_SYSTEMD=1 cargo test ...        # CI: fail instead of skipping
 //! ```
 //!
@@ -59,7 +59,12 @@
 )]
 
 pub mod cli;
+pub mod erofs_patch;
 pub mod fixtures;
+pub mod golden;
+pub mod reports;
+pub mod repro;
+pub mod roots;
 pub mod runner;
 pub mod sqfs_writer;
 pub mod verdicts;

@@ -1,4 +1,4 @@
-//! Content checks: what each merged or mergeable extension adds, replaces and ships (DESIGN §4:
+//! Content checks: what each merged or mergeable extension adds, replaces and ships (docs/design.md §4:
 //! `extension-shadows-base`, `extension-overrides-extension`, `extension-adds-executable`,
 //! `extension-setuid`, `extension-adds-unit`, `confext-sensitive-config`).
 //!

@@ -1,4 +1,4 @@
-//! Inventory checks: what is on disk and merged, before judging it (DESIGN §4:
+//! Inventory checks: what is on disk and merged, before judging it (docs/design.md §4:
 //! `extension-merged`, `extension-implausible-size`, `image-outside-search-path`,
 //! `special-file-in-search-path`, `portable-image-present`).
 //!

@@ -1,8 +1,8 @@
-//! Merge-state checks: how what is merged got there and whether it can change under the OS (DESIGN
+//! Merge-state checks: how what is merged got there and whether it can change under the OS (docs/design.md
 //! §4: `runtime-extension`, `mutable-extension-mode`, `merge-foreign-overlay`).
 //!
 //! systemd's merge leaves a recognisable overlay (source `sysext`/`confext`, meta layer on top)
-//! and a marker directory whose `dev` names the overlay's device (systemd reference §3.2–3.5).
+//! and a marker directory whose `dev` names the overlay's device (docs/systemd.md §3.2–3.5).
 //! Anything else on `/usr`, `/opt` or `/etc` was made by someone else; a writable upper directory
 //! or a `/run` image changes what an "immutable" host runs.
 

@@ -1,5 +1,5 @@
 //! The check registry: every check is a value that pairs its catalogue entry (id, severity,
-//! controls, words, the [`Fact`]s it needs; `extwatch_model::catalogue`, DESIGN §4) with a function
+//! controls, words, the [`Fact`]s it needs; `extwatch_model::catalogue`, docs/design.md §4) with a function
 //! over the audit's [`Facts`] returning an [`Outcome`].
 //!
 //! Why a registry: the catalogue is data every renderer reads, the checks are code, and the two

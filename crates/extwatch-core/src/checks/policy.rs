@@ -1,10 +1,10 @@
-//! Image-policy checks: what systemd-sysext and systemd-confext would accept on this host (DESIGN
+//! Image-policy checks: what systemd-sysext and systemd-confext would accept on this host (docs/design.md
 //! §4: `policy-allows-unsigned`, `policy-verity-fallback`).
 //!
 //! The effective policy per class (option, `sysext.conf`/`confext.conf` from v259, or the built-in
 //! default, which accepts unprotected images) is resolved once by the policy reader; from v259 a
 //! policy that allows `verity` lets a bad signature fall back to activation by root hash alone
-//! (systemd reference §5.4–5.5).
+//! (docs/systemd.md §5.4–5.5).
 
 use serde_json::json;
 

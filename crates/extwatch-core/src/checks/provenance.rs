@@ -1,11 +1,11 @@
-//! Provenance checks: who built an image and whether it is still what they built (DESIGN §4:
+//! Provenance checks: who built an image and whether it is still what they built (docs/design.md §4:
 //! `extension-directory-image`, `extension-unsigned`, `extension-no-verity`,
 //! `extension-signature-invalid`, `extension-verity-mismatch`, `trust-store-ignored-files`).
 //!
 //! The verdicts (signature status against the operator's `--trust` anchors and the host's
 //! verity.d, recomputed verity) are made once per image by the provenance evaluation; these checks
 //! turn them into findings. The host trust store is judged on its own: systemd loads only `*.crt`
-//! from the verity.d directories (systemd reference §5.4), and a store extwatch could not read in
+//! from the verity.d directories (docs/systemd.md §5.4), and a store extwatch could not read in
 //! full is never reported as fine.
 
 use extwatch_model::{ImageFormat, SignatureStatus, VeritySource};

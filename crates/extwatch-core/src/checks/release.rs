@@ -1,5 +1,5 @@
 //! Release checks: whether systemd would take an image for this host, judged from its
-//! extension-release and its shape (DESIGN §4: `extension-release-any`,
+//! extension-release and its shape (docs/design.md §4: `extension-release-any`,
 //! `extension-release-mismatch`, `extension-missing-release`, `extension-ships-os-release`,
 //! `extension-malformed`).
 //!

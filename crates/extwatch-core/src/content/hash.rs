@@ -77,7 +77,7 @@ pub fn hash_files(
     hash_files_limited(content, entries, threads, u64::MAX)
 }
 
-/// Computes the SHA-256 of every regular file in `entries` (from [`walk`] of `content`) on
+/// Computes the SHA-256 of every regular file in `entries` (from [`walk`](super::walk::walk) of `content`) on
 /// `threads` threads sharing the one opened image (readers are `Sync`; reopening per thread would
 /// index a squashfs tree once per thread). Content stored once (hard links, deduplicated squashfs
 /// data: [`FileEntry::content_id`]) is read once. File content is streamed in bounded chunks.

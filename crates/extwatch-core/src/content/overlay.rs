@@ -1,7 +1,7 @@
 //! The merged view systemd builds, file by file, with the layer each file comes from.
 //!
 //! systemd-sysext stacks, bottom to top: the host hierarchy, then the extensions in ascending
-//! `strverscmp_improved()` order of their names, then its meta layer (reference systemd.md §1.2). We
+//! `strverscmp_improved()` order of their names, then its meta layer (docs/systemd.md §1.2). We
 //! apply overlayfs semantics to the layers' listings: an upper non-directory replaces whatever is below
 //! (a whole subtree included); directories merge unless the upper one is opaque
 //! (`trusted.overlay.opaque=y`); a whiteout (character device 0:0) deletes the path below it.

@@ -180,7 +180,7 @@ fn chase(fs: &dyn FsReader, path: &str) -> Result<Option<String>, ContentError> 
 
 /// The [`Content`] of an opened raw image as an extension sees it: for a DDI whose chosen partition
 /// is a `/usr` partition, its file system appears under `/usr` (as systemd mounts it), see
-/// [`UnderUsr`]; otherwise the file system as is.
+/// `UnderUsr`; otherwise the file system as is.
 pub fn content_of(img: extwatch_formats::OpenedImage) -> Content {
     use extwatch_formats::ddi::{Designator, PartitionRole};
     let usr = img

@@ -123,7 +123,7 @@ pub struct FileEntry {
     pub opaque: bool,
     /// overlayfs whiteout: a 0:0 character device, or an `overlay.whiteout` xattr.
     pub whiteout: bool,
-    /// SHA-256 of a regular file's content, once [`hash_files`] ran.
+    /// SHA-256 of a regular file's content, once `hash_files` ran.
     pub sha256: Option<[u8; 32]>,
     /// [`Entry::content_id`]: entries sharing one are hashed once.
     pub content_id: Option<[u64; 3]>,
@@ -136,7 +136,7 @@ pub struct WalkLimits {
     pub max_entries: usize,
     /// Deepest entry (the root is depth 0, `/a` depth 1).
     pub max_depth: usize,
-    /// Most file content bytes [`hash_files_limited`] reads in total.
+    /// Most file content bytes [`hash_files_limited`](super::hash::hash_files_limited) reads in total.
     pub max_total_bytes_hashed: u64,
 }
 

@@ -1,4 +1,4 @@
-//! Search directories per image class and systemd version (reference systemd.md §1.1), plus the
+//! Search directories per image class and systemd version (docs/systemd.md §1.1), plus the
 //! directories operators commonly *believe* are searched but are not — images staged there are inert
 //! today but one `ln -s` or version change away from being merged.
 

@@ -197,7 +197,7 @@ impl RootFs {
     }
 
     /// Entries of a directory (following symlinks inside the root to reach it), with their `d_type`,
-    /// sorted by name. At most [`MAX_DIR_ENTRIES`].
+    /// sorted by name. At most `MAX_DIR_ENTRIES`.
     pub fn read_dir(&self, p: &str) -> io::Result<Vec<(Vec<u8>, Option<FileType>)>> {
         let fd = self.openat(p, OFlags::RDONLY | OFlags::DIRECTORY)?;
         let mut dir = rustix::fs::Dir::read_from(&fd)?;

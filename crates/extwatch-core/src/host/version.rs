@@ -1,6 +1,6 @@
 //! Which systemd's rules apply: the version, parsed from `--systemd-version` or detected in the root.
 //!
-//! systemd's extension behaviour changes in almost every release (reference systemd.md §10), so every
+//! systemd's extension behaviour changes in almost every release (docs/systemd.md §10), so every
 //! discovery and matching rule is keyed on this. Detection looks, inside the audited root, for the
 //! versioned shared library every systemd build installs (`libsystemd-shared-NNN[.x-y].so` under
 //! `/usr/lib/systemd`, `/usr/lib64/systemd` or `/usr/lib/<triplet>/systemd`) and, for the point release,

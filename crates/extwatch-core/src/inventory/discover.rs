@@ -1,4 +1,4 @@
-//! Image discovery exactly as `image_discover()` does it (reference systemd.md §1.2–1.4).
+//! Image discovery exactly as `image_discover()` does it (docs/systemd.md §1.2–1.4).
 //!
 //! For each search directory in precedence order, every entry is reduced to an image name; the first
 //! image seen with a name wins and later ones are recorded as masked by it. Within one directory

@@ -14,7 +14,7 @@ use crate::host::version::SystemdVersion;
 use crate::inventory::discover::{Found, Kind};
 use crate::inventory::release::{find_release_budgeted, validate, HostRelease, Lookup};
 use crate::provenance::evaluate::{self, TrustCtx};
-use crate::time::rfc3339;
+use extwatch_model::time::rfc3339;
 
 /// Facts about an image beyond the model that checks need.
 #[derive(Debug, Clone, Default)]

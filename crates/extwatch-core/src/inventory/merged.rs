@@ -1,4 +1,4 @@
-//! What is merged right now (reference systemd.md §3): systemd's own test (`verb_status()`: the
+//! What is merged right now (docs/systemd.md §3): systemd's own test (`verb_status()`: the
 //! hierarchy is a mount point and its marker `dev` equals its `st_dev`), cross-checked against the
 //! mount table, whose overlay source, layers and flags a hand-made overlay rarely gets right.
 

@@ -1,4 +1,4 @@
-//! The image policy systemd-sysext/confext would apply on this root (reference systemd.md §5.5),
+//! The image policy systemd-sysext/confext would apply on this root (docs/systemd.md §5.5),
 //! and whether it lets unsigned images in.
 //!
 //! Precedence (`pick_image_policy()`): an explicit `--image-policy=` on the service's `ExecStart=` (unit

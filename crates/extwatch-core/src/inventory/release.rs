@@ -1,4 +1,4 @@
-//! Finding an image's extension-release (reference systemd.md §2.4) and judging it against the host
+//! Finding an image's extension-release (docs/systemd.md §2.4) and judging it against the host
 //! with systemd's own algorithm and words (§2.3, `extension_release_validate()`).
 
 use std::collections::BTreeMap;

@@ -1,4 +1,4 @@
-//! Who signed an image, and whether its data is what was signed (reference systemd.md §5).
+//! Who signed an image, and whether its data is what was signed (docs/systemd.md §5).
 //!
 //! Root-hash sources, each reported as such: the DDI signature partition's `rootHash`, the
 //! partition-UUID convention (data UUID = first 128 bits, verity UUID = last 128 bits), `.roothash` /
@@ -19,7 +19,7 @@ use extwatch_formats::{ReadAt, Window};
 use extwatch_model::{DeclaredHash, Signature, SignatureStatus, Signer, Verity, VeritySource};
 
 use crate::provenance::trust::HostTrust;
-use crate::time::rfc3339;
+use extwatch_model::time::rfc3339;
 
 /// Trust anchors and how hard to look.
 #[derive(Debug, Default, Clone)]

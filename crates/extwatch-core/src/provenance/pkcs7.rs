@@ -6,7 +6,7 @@
 //! is good when it was made by the key of *any* listed certificate — no chain, expiry or key-usage
 //! check, and certificates embedded in the PKCS#7 are ignored. We call the very same OpenSSL routine
 //! (the `openssl` crate) so verdicts agree for every algorithm and encoding quirk
-//! (shared/reference/crates.md job 3). The signed content is the lowercase hex root hash, no newline.
+//! (docs/crates.md job 3). The signed content is the lowercase hex root hash, no newline.
 
 use openssl::hash::MessageDigest;
 use openssl::pkcs7::{Pkcs7, Pkcs7Flags};
@@ -73,7 +73,7 @@ pub enum Verdict {
 /// Why a certificate file cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum CertError {
-    /// Over [`MAX_CERT_FILE`].
+    /// Over `MAX_CERT_FILE`.
     #[error("certificate file larger than 1 MiB")]
     TooLarge,
     /// OpenSSL does not read it as a PEM X.509 certificate.

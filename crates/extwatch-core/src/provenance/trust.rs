@@ -1,6 +1,6 @@
 //! Trust anchors for verity signatures.
 //!
-//! Two sets, judged separately (reference systemd.md §5.4):
+//! Two sets, judged separately (docs/systemd.md §5.4):
 //!
 //! * **the host's**: what systemd's userspace fallback would use — `*.crt` files in `verity.d` under
 //!   `/etc`, `/run`, `/usr/local/lib`, `/usr/lib` (first same-named file wins, `CONF_FILES_FILTER_MASKED`;

@@ -112,25 +112,10 @@ pub(super) fn components(path: &[u8]) -> Result<Vec<&[u8]>, FsError> {
             limit: limits::MAX_PATH_LEN as u64,
         });
     }
-    let mut parts: Vec<&[u8]> = Vec::new();
-    for c in path.split(|&b| b == b'/') {
-        match c {
-            b"" | b"." => {}
-            b".." => {
-                parts.pop();
-            }
-            c => {
-                if parts.len() >= limits::MAX_DEPTH {
-                    return Err(FsError::TooMany {
-                        what: "erofs directory depth".into(),
-                        limit: limits::MAX_DEPTH as u64,
-                    });
-                }
-                parts.push(c);
-            }
-        }
-    }
-    Ok(parts)
+    crate::fsimage::lexical_components(path, limits::MAX_DEPTH).map_err(|limit| FsError::TooMany {
+        what: "erofs directory depth".into(),
+        limit: limit as u64,
+    })
 }
 impl ErofsReader {
     /// Lists the directory `chain` resolves to (children only, with their inodes), sorted by name,

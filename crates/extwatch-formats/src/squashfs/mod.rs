@@ -111,16 +111,8 @@ fn is_normal(path: &[u8]) -> bool {
 
 /// Normalises an absolute image path to `/a/b` form; `..` pops lexically.
 pub(crate) fn normalize(path: &[u8]) -> Vec<u8> {
-    let mut parts: Vec<&[u8]> = Vec::new();
-    for c in path.split(|&b| b == b'/') {
-        match c {
-            b"" | b"." => {}
-            b".." => {
-                parts.pop();
-            }
-            c => parts.push(c),
-        }
-    }
+    // No depth cap here: the walk and the lookups bound depth themselves.
+    let parts = crate::fsimage::lexical_components(path, usize::MAX).unwrap_or_default();
     let mut out = Vec::with_capacity(path.len() + 1);
     for p in &parts {
         out.push(b'/');

@@ -1,6 +1,6 @@
 //! dm-verity: the superblock `veritysetup format` writes, and the hash tree recomputed from the data.
 //!
-//! Hand-written because no maintained crate does this (shared/reference/crates.md job 2): the format is
+//! Hand-written because no maintained crate does this (docs/crates.md job 2): the format is
 //! small and fixed. Layout (cryptsetup `lib/verity/verity_hash.c`, kernel
 //! `Documentation/admin-guide/device-mapper/verity.rst`):
 //!

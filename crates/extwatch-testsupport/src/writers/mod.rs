@@ -1,6 +1,6 @@
 //! One rich source tree, images of it made by many writers with many options, and read-only kernel
 //! mounts of those images: the pieces of the reader-conformance suite (issue 14,
-//! `crates/extwatch/tests/reader_conformance.rs`).
+//! `crates/extwatch/tests/it/reader_conformance.rs`).
 //!
 //! # Why
 //!

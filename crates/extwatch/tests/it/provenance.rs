@@ -8,27 +8,32 @@ use std::io::{Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use extwatch_model::{ImageFormat, Report, SignatureStatus, VerifiedImage, VeritySource};
 use extwatch_testsupport::fixtures::{DdiVerity, Fixtures, Format, Image, PartType};
+use extwatch_testsupport::reports;
 use extwatch_testsupport::runner::trixie_exec;
 use extwatch_testsupport::Env;
 use serde_json::Value;
 
-fn extwatch(args: &[&str]) -> (Option<i32>, Value, String) {
+/// Runs extwatch: (exit code, stdout, stderr).
+fn extwatch(args: &[&str]) -> (Option<i32>, Vec<u8>, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_extwatch"))
         .args(args)
         .output()
         .unwrap();
-    let v = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "not JSON ({e}): {}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
     (
         out.status.code(),
-        v,
+        out.stdout,
         String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// `extwatch verify --format json ARGS…` on one image: (exit code, its typed record).
+fn verify_one(args: &[&str]) -> (Option<i32>, VerifiedImage) {
+    let (code, out, err) = extwatch(args);
+    (
+        code,
+        reports::only_image(reports::verify_report(&out, &err)),
     )
 }
 
@@ -45,7 +50,7 @@ fn sh(cmd: &str) -> (bool, String) {
 }
 
 /// `extwatch audit --root ROOT --format json [extra…]`'s report.
-fn audit(root: &Path, extra: &[&str]) -> Value {
+fn audit(root: &Path, extra: &[&str]) -> Report {
     let mut args = vec![
         "audit",
         "--root",
@@ -54,7 +59,8 @@ fn audit(root: &Path, extra: &[&str]) -> Value {
         "json",
     ];
     args.extend_from_slice(extra);
-    extwatch(&args).1
+    let (_, out, err) = extwatch(&args);
+    reports::report(&out, &err)
 }
 
 /// A self-signed certificate `DIR/NAME.crt` (key `DIR/NAME.key`) for `CN=NAME`, made by openssl.
@@ -218,14 +224,13 @@ fn systemd_merge_log(s: &Setup, verityd: &Path, root: &Path) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr)
 }
 
-fn verify_json(img: &Path, trust: Option<&Path>) -> (Option<i32>, Value) {
+fn verify_json(img: &Path, trust: Option<&Path>) -> (Option<i32>, VerifiedImage) {
     let mut args = vec!["verify", "--format", "json", img.to_str().unwrap()];
     if let Some(t) = trust {
         args.push("--trust");
         args.push(t.to_str().unwrap());
     }
-    let (code, v, _) = extwatch(&args);
-    (code, v["images"][0].clone())
+    verify_one(&args)
 }
 
 /// The signature JSON of a DDI's signature partition.
@@ -246,11 +251,11 @@ fn signed_ddi_matches_veritysetup_openssl_and_systemd() {
         return;
     };
     let (code, v) = verify_json(&s.signed, Some(&s.cert));
-    assert_eq!(code, Some(0), "{v:#}");
-    assert_eq!(v["format"], "ddi");
-    assert_eq!(v["verity"]["verified"], true);
-    assert_eq!(v["signature"]["status"], "valid");
-    let root_hash = v["verity"]["recomputed"].as_str().unwrap().to_string();
+    assert_eq!(code, Some(0), "{v:#?}");
+    assert_eq!(v.format, ImageFormat::Ddi);
+    assert_eq!(v.verity.verified, Some(true));
+    assert_eq!(v.signature.status, SignatureStatus::Valid);
+    let root_hash = v.verity.recomputed.clone().unwrap();
 
     // Root hash == the JSON rootHash == partition UUIDs == what veritysetup verifies.
     let (_, j) = sig_json(&s.signed);
@@ -291,12 +296,10 @@ fn signed_ddi_matches_veritysetup_openssl_and_systemd() {
         .unwrap()
         .replace(':', "")
         .to_ascii_lowercase();
-    assert_eq!(v["signature"]["signer"]["sha256_fingerprint"], fp);
-    assert_eq!(v["signature"]["fingerprint_matches"], true);
-    assert!(v["signature"]["signer"]["subject"]
-        .as_str()
-        .unwrap()
-        .contains("CN=extwatch test signer"));
+    let signer = v.signature.signer.as_ref().expect("signer");
+    assert_eq!(signer.sha256_fingerprint, fp);
+    assert_eq!(v.signature.fingerprint_matches, Some(true));
+    assert!(signer.subject.contains("CN=extwatch test signer"));
 
     // openssl smime -verify agrees (NOINTERN + NOVERIFY, like systemd).
     let sig = s.dir.join("sig.der");
@@ -366,23 +369,21 @@ fn signed_ddi_matches_veritysetup_openssl_and_systemd() {
     );
     let stranger_root = root_with_signed(&s, "stranger-root", &[(&stranger_crt, "stranger.crt")]);
     let a2 = audit(&stranger_root, &[]);
-    assert_eq!(a2["images"][0]["signature"]["host_status"], "untrusted");
-    assert_ne!(a2["images"][0]["signature"]["status"], "valid");
+    assert_eq!(
+        a2.images[0].signature.host_status,
+        Some(SignatureStatus::Untrusted)
+    );
+    assert_ne!(a2.images[0].signature.status, SignatureStatus::Valid);
     // And extwatch, auditing the same root with the certificate in the root's verity.d.
     fs::create_dir_all(root.join("etc/verity.d")).unwrap();
     fs::copy(&s.cert, root.join("etc/verity.d/test.crt")).unwrap();
     let a = audit(&root, &["--deep"]);
-    let img = &a["images"][0];
-    assert_eq!(img["signature"]["status"], "valid");
-    assert_eq!(img["signature"]["host_status"], "valid");
-    assert_eq!(img["verity"]["source"], "sig-partition");
-    assert_eq!(img["verity"]["verified"], true);
-    let ids: Vec<&str> = a["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["id"].as_str().unwrap())
-        .collect();
+    let img = &a.images[0];
+    assert_eq!(img.signature.status, SignatureStatus::Valid);
+    assert_eq!(img.signature.host_status, Some(SignatureStatus::Valid));
+    assert_eq!(img.verity.source, VeritySource::SigPartition);
+    assert_eq!(img.verity.verified, Some(true));
+    let ids: Vec<&str> = a.findings.iter().map(|f| f.id.as_str()).collect();
     assert!(!ids.contains(&"extension-unsigned"), "{ids:?}");
     assert!(!ids.contains(&"extension-signature-invalid"), "{ids:?}");
     assert!(ids.contains(&"policy-allows-unsigned"), "{ids:?}");
@@ -402,37 +403,36 @@ fn negative_cases_are_each_detected() {
     let other = self_signed(&s.dir, "other");
     let (code, v) = verify_json(&s.signed, Some(&other));
     assert_eq!(code, Some(1));
-    assert_eq!(v["signature"]["status"], "untrusted", "{v:#}");
+    assert_eq!(v.signature.status, SignatureStatus::Untrusted, "{v:#?}");
 
     // 2. Certificate only as .pem in the host's verity.d: systemd ignores it.
     let root = root_with_signed(&s, "pemroot", &[(&s.cert, "test.pem")]);
     let a = audit(&root, &[]);
-    let f = a["findings"].as_array().unwrap();
+    let f = &a.findings;
     assert!(
         f.iter()
-            .any(|f| f["id"] == "trust-store-ignored-files"
-                && f["subject"] == "/etc/verity.d/test.pem"),
+            .any(|f| f.id == "trust-store-ignored-files" && f.subject == "/etc/verity.d/test.pem"),
         "{f:#?}"
     );
     assert!(
         f.iter()
-            .any(|f| f["id"] == "extension-signature-invalid" && f["subject"] == "signed"),
+            .any(|f| f.id == "extension-signature-invalid" && f.subject == "signed"),
         "{f:#?}"
     );
     // The same root with --trust: the operator's certificate decides, host disagreement is reported.
     let a = audit(&root, &["--trust", s.cert.to_str().unwrap()]);
-    assert_eq!(a["images"][0]["signature"]["status"], "valid");
-    assert_eq!(a["images"][0]["signature"]["host_status"], "untrusted");
+    assert_eq!(a.images[0].signature.status, SignatureStatus::Valid);
+    assert_eq!(
+        a.images[0].signature.host_status,
+        Some(SignatureStatus::Untrusted)
+    );
     // Host accepts what the operator rejects: an attacker's certificate in verity.d.
     fs::copy(&s.cert, root.join("etc/verity.d/attacker.crt")).unwrap();
     let a = audit(&root, &["--trust", other.to_str().unwrap()]);
-    let f = a["findings"].as_array().unwrap();
+    let f = &a.findings;
     assert!(
-        f.iter().any(|f| f["id"] == "extension-signature-invalid"
-            && f["message"]
-                .as_str()
-                .unwrap()
-                .contains("accepted by the host's verity.d")),
+        f.iter().any(|f| f.id == "extension-signature-invalid"
+            && f.message.contains("accepted by the host's verity.d")),
         "{f:#?}"
     );
 
@@ -447,13 +447,11 @@ fn negative_cases_are_each_detected() {
     patch(&img, sigp.start, &padded);
     let (code, v) = verify_json(&img, Some(&s.cert));
     assert_eq!(code, Some(1));
-    assert_eq!(v["signature"]["status"], "invalid", "{v:#}");
+    assert_eq!(v.signature.status, SignatureStatus::Invalid, "{v:#?}");
     // ... which also disagrees with the partition UUIDs and the recomputed tree.
-    let problems = v["verity"]["problems"].as_array().unwrap();
+    let problems = &v.verity.problems;
     assert!(
-        problems
-            .iter()
-            .any(|p| p.as_str().unwrap().contains("partition-uuid")),
+        problems.iter().any(|p| p.contains("partition-uuid")),
         "{problems:?}"
     );
 
@@ -466,9 +464,10 @@ fn negative_cases_are_each_detected() {
     patch(&img, data.start + 8192, &[orig ^ 0x01]);
     let (code, v) = verify_json(&img, Some(&s.cert));
     assert_eq!(code, Some(1));
-    assert_eq!(v["verity"]["verified"], false);
+    assert_eq!(v.verity.verified, Some(false));
     assert_eq!(
-        v["signature"]["status"], "valid",
+        v.signature.status,
+        SignatureStatus::Valid,
         "the signature itself is intact"
     );
 
@@ -479,32 +478,33 @@ fn negative_cases_are_each_detected() {
     patch(&img, off, &[orig ^ 0x80]);
     let (code, v) = verify_json(&img, Some(&s.cert));
     assert_eq!(code, Some(1));
-    assert_eq!(v["verity"]["verified"], false, "{v:#}");
-    assert!(v["verity"]["problems"]
-        .as_array()
-        .unwrap()
+    assert_eq!(v.verity.verified, Some(false), "{v:#?}");
+    assert!(v
+        .verity
+        .problems
         .iter()
-        .any(|p| p.as_str().unwrap().contains("stored hash block")));
+        .any(|p| p.contains("stored hash block")));
 
     // 6. Truncated signature partition content and non-NUL padding.
     let img = copy("sigtrunc.raw");
     patch(&img, sigp.start + 10, &vec![0u8; (sigp.size - 10) as usize]);
     let (code, v) = verify_json(&img, Some(&s.cert));
     assert_eq!(code, Some(1));
-    assert_eq!(v["signature"]["status"], "invalid");
+    assert_eq!(v.signature.status, SignatureStatus::Invalid);
     assert!(
-        v["signature"]["reason"]
-            .as_str()
+        v.signature
+            .reason
+            .as_deref()
             .unwrap()
             .contains("Failed to parse signature JSON"),
-        "{v:#}"
+        "{v:#?}"
     );
     let img = copy("signul.raw");
     patch(&img, sigp.start + sigp.size - 1, b"x");
     let (_, v) = verify_json(&img, Some(&s.cert));
     assert_eq!(
-        v["signature"]["reason"],
-        "Signature data contains embedded NUL byte."
+        v.signature.reason.as_deref(),
+        Some("Signature data contains embedded NUL byte.")
     );
     // An oversized signature partition: the last partition grown to 5 MiB with sfdisk (JSON, then
     // NUL padding, so only the size is wrong). systemd refuses anything over 4 MiB unread.
@@ -521,11 +521,11 @@ fn negative_cases_are_each_detected() {
     assert_eq!(grown[last - 1].size, 5 << 20);
     assert_eq!(grown[last - 1].start, sigp.start);
     let (code, v) = verify_json(&img, Some(&s.cert));
-    assert_eq!(code, Some(1), "{v:#}");
-    assert_eq!(v["signature"]["status"], "invalid", "{v:#}");
+    assert_eq!(code, Some(1), "{v:#?}");
+    assert_eq!(v.signature.status, SignatureStatus::Invalid, "{v:#?}");
     assert_eq!(
-        v["signature"]["reason"],
-        "Verity signature partition is larger than 4M, refusing."
+        v.signature.reason.as_deref(),
+        Some("Verity signature partition is larger than 4M, refusing.")
     );
 
     // 7. Without --deep an audit does not read the data, but still checks the signature.
@@ -559,20 +559,20 @@ fn sidecar_images_match_veritysetup_and_openssl() {
     let p7s = s.dir.join("side.roothash.p7s");
     smime_sign(&s.dir.join("rh.txt"), &key, &cert, &p7s);
     let (code, v) = verify_json(&img, Some(&cert));
-    assert_eq!(code, Some(0), "{v:#}");
-    assert_eq!(v["verity"]["source"], "sidecar");
-    assert_eq!(v["verity"]["recomputed"], rh.as_str());
-    assert_eq!(v["signature"]["source"], "sidecar");
-    assert_eq!(v["signature"]["status"], "valid");
+    assert_eq!(code, Some(0), "{v:#?}");
+    assert_eq!(v.verity.source, VeritySource::Sidecar);
+    assert_eq!(v.verity.recomputed.as_deref(), Some(rh.as_str()));
+    assert_eq!(v.signature.source.as_deref(), Some("sidecar"));
+    assert_eq!(v.signature.status, SignatureStatus::Valid);
     // veritysetup dump agrees on the parameters we used.
     let (ok, dump) = sh(&format!("veritysetup dump {}", verity.display()));
     assert!(ok && dump.contains("sha256"), "{dump}");
     // The recomputed root hash identifies the content: no whole-file hash unless asked for, and
     // then the one sha256sum computes. Without side-cars the file hash is the only identity.
-    assert_eq!(v["sha256"], Value::Null, "{v:#}");
+    assert_eq!(v.sha256, None, "{v:#?}");
     let (_, want) = sh(&format!("sha256sum {}", img.display()));
     let want = want.split_whitespace().next().unwrap().to_string();
-    let (code, v2, _) = extwatch(&[
+    let (code, v2) = verify_one(&[
         "verify",
         "--sha256",
         "--trust",
@@ -581,15 +581,15 @@ fn sidecar_images_match_veritysetup_and_openssl() {
         "json",
         img.to_str().unwrap(),
     ]);
-    assert_eq!(code, Some(0), "{v2:#}");
-    assert_eq!(v2["images"][0]["sha256"], want.as_str());
-    assert_eq!(v2["images"][0]["verity"]["recomputed"], rh.as_str());
+    assert_eq!(code, Some(0), "{v2:#?}");
+    assert_eq!(v2.sha256.as_deref(), Some(want.as_str()));
+    assert_eq!(v2.verity.recomputed.as_deref(), Some(rh.as_str()));
     let (_, plain) = verify_json(&sq, None);
-    assert_eq!(plain["verity"]["recomputed"], Value::Null, "{plain:#}");
+    assert_eq!(plain.verity.recomputed, None, "{plain:#?}");
     let (_, want_plain) = sh(&format!("sha256sum {}", sq.display()));
     assert_eq!(
-        plain["sha256"],
-        want_plain.split_whitespace().next().unwrap()
+        plain.sha256.as_deref(),
+        want_plain.split_whitespace().next()
     );
 
     // A signature over another root hash: openssl and extwatch both reject it.
@@ -597,7 +597,7 @@ fn sidecar_images_match_veritysetup_and_openssl() {
     smime_sign(&s.dir.join("wrong.txt"), &key, &cert, &p7s);
     let (code, v) = verify_json(&img, Some(&cert));
     assert_eq!(code, Some(1));
-    assert_eq!(v["signature"]["status"], "invalid");
+    assert_eq!(v.signature.status, SignatureStatus::Invalid);
     assert!(
         !smime_verify(&p7s, &s.dir.join("rh.txt"), &cert),
         "openssl must reject it too"

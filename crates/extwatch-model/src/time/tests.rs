@@ -61,3 +61,29 @@ fn same_text_as_before() {
         assert_eq!(rfc3339(c), old_rfc3339(c), "{c}");
     }
 }
+
+#[test]
+fn formats_and_bounds() {
+    assert_eq!(rfc3339(0).as_deref(), Some("1970-01-01T00:00:00Z"));
+    assert_eq!(
+        rfc3339(1_700_000_000).as_deref(),
+        Some("2023-11-14T22:13:20Z")
+    );
+    assert_eq!(rfc3339(-1).as_deref(), Some("1969-12-31T23:59:59Z"));
+    assert_eq!(
+        rfc3339(951_782_400).as_deref(),
+        Some("2000-02-29T00:00:00Z")
+    );
+    assert_eq!(
+        rfc3339(-62_167_219_200).as_deref(),
+        Some("0000-01-01T00:00:00Z")
+    );
+    assert_eq!(rfc3339(-62_167_219_201), None);
+    assert_eq!(
+        rfc3339(253_402_300_799).as_deref(),
+        Some("9999-12-31T23:59:59Z")
+    );
+    assert_eq!(rfc3339(253_402_300_800), None);
+    assert_eq!(rfc3339(i64::MAX), None);
+    assert_eq!(rfc3339(i64::MIN), None);
+}

@@ -29,6 +29,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use extwatch_model::{Finding, ImageFormat, Report};
+use extwatch_testsupport::reports::{self, ReportExt};
 use serde_json::Value;
 use sha2::Digest;
 
@@ -71,12 +73,12 @@ const COMMON: [&str; 6] = [
 
 /// Runs the commands an operator runs on a root, returning (everything printed or written, the JSON
 /// audit report, the baseline).
-fn every_command(root: &Path) -> (String, Value, Value) {
+fn every_command(root: &Path) -> (String, Report, Value) {
     let tmp = tempfile::tempdir().unwrap();
     let baseline = tmp.path().join("baseline.json");
     let r = root.as_os_str().to_owned();
     let mut all = String::new();
-    let mut json = Value::Null;
+    let mut json = None;
     let mut base = Value::Null;
     for (cmd, fmt, with_baseline) in [
         ("inventory", "json", false),
@@ -100,7 +102,7 @@ fn every_command(root: &Path) -> (String, Value, Value) {
         all.push_str(&o.stdout);
         all.push_str(&o.stderr);
         if cmd == "audit" && fmt == "json" {
-            json = serde_json::from_str(&o.stdout).expect("audit JSON");
+            json = Some(reports::report(o.stdout.as_bytes(), &o.stderr));
         }
         if with_baseline {
             let text = std::fs::read_to_string(&baseline).unwrap();
@@ -108,7 +110,7 @@ fn every_command(root: &Path) -> (String, Value, Value) {
             base = serde_json::from_str(&text).expect("baseline JSON");
         }
     }
-    (all, json, base)
+    (all, json.expect("an audit --format json ran"), base)
 }
 
 fn sha(data: &[u8]) -> String {
@@ -302,13 +304,13 @@ fn snapshot(dir: &Path) -> std::collections::BTreeMap<PathBuf, [i64; 9]> {
     out
 }
 
-fn findings<'a>(v: &'a Value, id: &str) -> Vec<&'a Value> {
-    v["findings"]
-        .as_array()
-        .expect("findings")
-        .iter()
-        .filter(|f| f["id"] == id)
-        .collect()
+fn findings<'a>(v: &'a Report, id: &str) -> Vec<&'a Finding> {
+    v.findings(id)
+}
+
+/// A finding as compact JSON, for "does it mention this path/hash anywhere" checks.
+fn json_text(f: &Finding) -> String {
+    serde_json::to_string(f).expect("serialises")
 }
 
 /// A search directory that is a symlink: discovery, the directory image's walk, its evidence hashes
@@ -327,17 +329,16 @@ fn symlinked_search_directory_stays_inside_the_root() {
         // Neither the root nor the auditing machine's marker was touched.
         assert_eq!(before, snapshot(r), "the audited root changed");
         assert_eq!(host_before, snapshot(&s.marker), "the host marker changed");
-        let img = v["images"]
-            .as_array()
-            .unwrap()
+        let img = v
+            .images
             .iter()
-            .find(|i| i["name"] == "img")
-            .unwrap_or_else(|| panic!("the in-root image is listed: {}", v["images"]));
-        assert_eq!(img["format"], "directory");
+            .find(|i| i.name == "img")
+            .unwrap_or_else(|| panic!("the in-root image is listed: {:#?}", v.images));
+        assert_eq!(img.format, ImageFormat::Directory);
         // The image's setuid file is the decoy's.
         let suid = findings(&v, "extension-setuid");
         assert!(
-            suid.iter().any(|f| f.to_string().contains(&s.inroot.name)),
+            suid.iter().any(|f| json_text(f).contains(&s.inroot.name)),
             "in-root setuid file reported: {suid:?}"
         );
         // Evidence hashes: base side and image side, both in-root (the image side was null before the
@@ -345,9 +346,9 @@ fn symlinked_search_directory_stays_inside_the_root() {
         let sh = findings(&v, "extension-shadows-base");
         let ev = sh
             .iter()
-            .find(|f| f.to_string().contains("/usr/bin/tool"))
-            .unwrap_or_else(|| panic!("img shadows /usr/bin/tool: {sh:?}"))
-            .to_string();
+            .find(|f| json_text(f).contains("/usr/bin/tool"))
+            .map(|f| json_text(f))
+            .unwrap_or_else(|| panic!("img shadows /usr/bin/tool: {sh:?}"));
         assert!(ev.contains(&sha(b"base tool\n")), "{ev}");
         assert!(
             ev.contains(&sha(format!("image {}", s.inroot.tool).as_bytes())),
@@ -401,9 +402,9 @@ fn symlinked_hierarchies_stay_inside_the_root() {
         for (path, subject) in [("/usr/bin/tool", "ext"), ("/etc/pam.d/sshd", "conf")] {
             let ev = sh
                 .iter()
-                .find(|f| f["subject"] == subject && f.to_string().contains(path))
-                .unwrap_or_else(|| panic!("{subject} shadows {path}: {sh:?}"))
-                .to_string();
+                .find(|f| f.subject == subject && json_text(f).contains(path))
+                .map(|f| json_text(f))
+                .unwrap_or_else(|| panic!("{subject} shadows {path}: {sh:?}"));
             assert!(
                 ev.contains(&sha(s.inroot.tool.as_bytes())),
                 "below_sha256 of {path} is the in-root base's: {ev}"
@@ -443,11 +444,7 @@ fn symlinked_directory_inside_a_directory_image_is_not_followed() {
             &format!("inside a directory image (absolute: {absolute})"),
             &all,
         );
-        assert!(
-            v["images"].to_string().contains("\"name\":\"ext\""),
-            "{}",
-            v["images"]
-        );
+        assert!(v.images.iter().any(|i| i.name == "ext"), "{:#?}", v.images);
         // The merged view holds the link itself.
         let bl = b.to_string();
         assert!(bl.contains("\"/usr/bin\""), "{bl}");
@@ -485,7 +482,7 @@ fn symlinked_verity_d_stays_inside_the_root() {
         s.assert_no_leak(&format!("verity.d (absolute: {absolute})"), &all);
         let ign = findings(&v, "trust-store-ignored-files");
         assert!(
-            ign.iter().any(|f| f.to_string().contains(&s.inroot.name)),
+            ign.iter().any(|f| json_text(f).contains(&s.inroot.name)),
             "the in-root verity.d is read: {ign:?}"
         );
     }
@@ -682,14 +679,9 @@ fn device_nodes_and_fifos_are_reported_never_opened() {
     assert_eq!(before, snapshot(r), "the audited root changed");
 
     // Reported: the block device is an image that is not read, the others are warnings (-v).
-    let disk_img = v["images"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|i| i["path"] == "/var/lib/extensions/disk")
-        .unwrap_or_else(|| panic!("block device listed: {}", v["images"]));
-    assert_eq!(disk_img["format"], "block");
-    let errs = disk_img["errors"].to_string();
+    let disk_img = v.image("/var/lib/extensions/disk");
+    assert_eq!(disk_img.format, ImageFormat::Block);
+    let errs = disk_img.errors.join("\n");
     assert!(
         errs.contains(&format!("block device ({dmaj}:{dmin})")) && errs.contains("never opened"),
         "{errs}"
@@ -702,15 +694,13 @@ fn device_nodes_and_fifos_are_reported_never_opened() {
     }
     assert!(all.contains("/var/lib/extensions/null.raw: is a character device (1:3)"));
     // ... and findings of the audit.
-    let special: Vec<(String, String)> = v["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|f| f["id"] == "special-file-in-search-path")
+    let special: Vec<(String, String)> = v
+        .findings("special-file-in-search-path")
+        .into_iter()
         .map(|f| {
             (
-                f["evidence"]["path"].as_str().unwrap().to_string(),
-                f["evidence"]["type"].as_str().unwrap().to_string(),
+                f.evidence["path"].as_str().unwrap().to_string(),
+                f.evidence["type"].as_str().unwrap().to_string(),
             )
         })
         .collect();
@@ -779,8 +769,8 @@ fn device_nodes_and_fifos_are_reported_never_opened() {
     // hash of a special file.
     let sh = findings(&v, "extension-shadows-base");
     assert!(
-        sh.iter().any(|f| f.to_string().contains("/usr/bin/tool\"")
-            && f.to_string().contains(&sha(b"ext tool\n"))),
+        sh.iter().any(|f| json_text(f).contains("/usr/bin/tool\"")
+            && json_text(f).contains(&sha(b"ext tool\n"))),
         "{sh:?}"
     );
 }
@@ -861,15 +851,18 @@ fn base_beneath_a_sysext_overlay_is_read_and_anything_else_is_an_error() {
         return;
     };
     assert_eq!(o.code, 0, "{}", o.stderr);
-    let v: Value = serde_json::from_str(&o.stdout).expect("json");
-    let merged = v["hierarchies"].to_string();
-    assert!(merged.contains("\"merged\":true"), "{merged}");
+    let v = reports::report(o.stdout.as_bytes(), &o.stderr);
+    assert!(
+        v.hierarchies.iter().any(|h| h.merged),
+        "{:#?}",
+        v.hierarchies
+    );
     let sh = findings(&v, "extension-shadows-base");
     assert!(
         sh.iter()
-            .any(|f| f.to_string().contains(&sha(b"base tool\n"))),
-        "the base beneath the overlay is read: {sh:?} {}",
-        v["checks"]
+            .any(|f| json_text(f).contains(&sha(b"base tool\n"))),
+        "the base beneath the overlay is read: {sh:?} {:#?}",
+        v.checks
     );
 
     // 2. A tmpfs where the overlay should be, and 3. a tmpfs stacked over the sysext overlay: the
@@ -891,13 +884,9 @@ mkdir -p "$R/usr/.systemd-sysext""#
         );
         let o = audit_merged(t.path(), &top).expect("namespace worked above");
         assert_eq!(o.code, 0, "{}", o.stderr);
-        let v: Value = serde_json::from_str(&o.stdout).expect("json");
-        assert!(
-            v["hierarchies"].to_string().contains("\"merged\":true"),
-            "{}",
-            v["hierarchies"]
-        );
-        let checks = v["checks"].to_string();
+        let v = reports::report(o.stdout.as_bytes(), &o.stderr);
+        assert!(v.hierarchies.iter().any(|h| h.merged), "{:#?}", v.hierarchies);
+        let checks = serde_json::to_string(&v.checks).expect("serialises");
         assert!(
             checks.contains("not a sysext/confext overlay") && checks.contains("tmpfs"),
             "the base read fails with the reason: {checks}"
@@ -954,12 +943,13 @@ fn identical_layer_file_is_hashed_and_same_content() {
     args.extend(os(&COMMON));
     let o = run(&args);
     assert_eq!(o.code, 0, "{}", o.stderr);
-    let v: Value = serde_json::from_str(&o.stdout).unwrap();
+    let v = reports::report(o.stdout.as_bytes(), &o.stderr);
     let ev = |subject: &str, path: &str| -> Value {
         findings(&v, "extension-shadows-base")
             .into_iter()
-            .find(|f| f["subject"] == subject && f.to_string().contains(path))
-            .unwrap_or_else(|| panic!("{subject} shadows {path}: {}", v["findings"]))["evidence"]
+            .find(|f| f.subject == subject && json_text(f).contains(path))
+            .unwrap_or_else(|| panic!("{subject} shadows {path}: {:#?}", v.findings))
+            .evidence
             .clone()
     };
     let e = ev("dir", "/usr/bin/tool");

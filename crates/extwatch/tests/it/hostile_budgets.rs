@@ -11,12 +11,14 @@
 //! (`verity::tests`), where a reader can fail on demand.
 
 use extwatch_testsupport::cli;
+use extwatch_testsupport::roots::{sysext_tree, write};
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use serde_json::Value;
+use extwatch_model::{Report, Severity};
+use extwatch_testsupport::reports::{self, ReportExt};
 
 struct Out {
     stdout: Vec<u8>,
@@ -32,13 +34,7 @@ struct Out {
 /// `extwatch_testsupport::cli`), killing it and failing the test after `limit`. Fails on a signal,
 /// on an exit code other than 0/1, and on a panic message.
 fn extwatch(args: &[OsString], limit: Duration) -> Out {
-    let r = cli::run(Path::new(env!("CARGO_BIN_EXE_extwatch")), args, limit, true);
-    let code = r.code_no_crash(args);
-    assert!(
-        code == 0 || code == 1,
-        "extwatch {args:?} exited {code} (0 or 1 expected)\nstderr: {}",
-        r.stderr
-    );
+    let r = cli::run_0_or_1(Path::new(env!("CARGO_BIN_EXE_extwatch")), args, limit, true);
     let peak_kib = r.peak_kib.expect("measured");
     let read_bytes = r.read_bytes.expect("rchar of /proc/PID/io");
     eprintln!(
@@ -60,84 +56,20 @@ fn extwatch(args: &[OsString], limit: Duration) -> Out {
 }
 
 /// `extwatch audit --root ROOT --format json` (systemd 257, x86-64) with the given mount table.
-fn audit_with(root: &Path, mountinfo: &Path, extra: &[&str], limit: Duration) -> (Out, Value) {
-    let mut args: Vec<OsString> = vec![
-        "audit".into(),
-        "--root".into(),
-        root.into(),
-        "--format".into(),
-        "json".into(),
-        "--systemd-version".into(),
-        "257".into(),
-        "--mountinfo".into(),
-        mountinfo.into(),
-        "--architecture".into(),
-        "x86-64".into(),
-    ];
+fn audit_with(root: &Path, mountinfo: &Path, extra: &[&str], limit: Duration) -> (Out, Report) {
+    let mut args = cli::offline_args("audit", root, "json", "257", mountinfo);
     args.extend(extra.iter().map(OsString::from));
     let out = extwatch(&args, limit);
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "stdout is not JSON ({e}): {}\nstderr: {}",
-            String::from_utf8_lossy(&out.stdout[..out.stdout.len().min(2000)]),
-            out.stderr
-        )
-    });
-    assert_eq!(v["schema"], "extwatch/v1");
+    let v = reports::report(&out.stdout, &out.stderr);
     (out, v)
 }
 
-fn audit(root: &Path, limit: Duration) -> (Out, Value) {
+fn audit(root: &Path, limit: Duration) -> (Out, Report) {
     audit_with(root, Path::new("/dev/null"), &[], limit)
 }
 
-fn images(v: &Value) -> &Vec<Value> {
-    v["images"].as_array().expect("images array")
-}
-
-fn image<'a>(v: &'a Value, path: &str) -> &'a Value {
-    images(v)
-        .iter()
-        .find(|i| i["path"] == path)
-        .unwrap_or_else(|| panic!("no image at {path}: {:#}", v["images"]))
-}
-
-fn findings<'a>(v: &'a Value, id: &str) -> Vec<&'a Value> {
-    v["findings"]
-        .as_array()
-        .expect("findings array")
-        .iter()
-        .filter(|f| f["id"] == id)
-        .collect()
-}
-
-fn write(p: &Path, data: impl AsRef<[u8]>) {
-    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-    std::fs::write(p, data).unwrap();
-}
-
 fn base_root() -> tempfile::TempDir {
-    let t = tempfile::Builder::new()
-        .prefix("extwatch-budgets")
-        .tempdir()
-        .unwrap();
-    write(
-        &t.path().join("etc/os-release"),
-        "ID=debian\nVERSION_ID=13\n",
-    );
-    std::fs::create_dir_all(t.path().join("usr/lib")).unwrap();
-    t
-}
-
-/// A sysext directory tree: `usr/lib/extension-release.d/extension-release.NAME` and one binary.
-fn sysext_tree(dir: &Path, name: &str, release: impl AsRef<[u8]>) {
-    write(
-        &dir.join(format!(
-            "usr/lib/extension-release.d/extension-release.{name}"
-        )),
-        release,
-    );
-    write(&dir.join(format!("usr/bin/{name}")), "#!/bin/sh\n");
+    extwatch_testsupport::roots::base_root("extwatch-budgets")
 }
 
 const LIMIT: Duration = Duration::from_secs(120);
@@ -164,23 +96,15 @@ fn single_layer_overlay_in_the_mount_table_is_reported_not_a_panic() {
         ),
     );
     let (_, v) = audit_with(r, mi.path(), &[], LIMIT);
-    let h = v["hierarchies"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|h| h["hierarchy"] == "/usr")
-        .unwrap_or_else(|| panic!("no /usr hierarchy: {:#}", v["hierarchies"]));
-    assert_eq!(
-        h["overlay"]["lowerdirs"].as_array().unwrap().len(),
-        1,
-        "{h:#}"
-    );
+    let h = v.hierarchy("/usr");
+    let overlay = h.overlay.as_ref().expect("an overlay on /usr");
+    assert_eq!(overlay.lowerdirs.len(), 1, "{h:#?}");
     // systemd's shape (meta on top) but no marker directory: a foreign overlay, reported.
-    let f = findings(&v, "merge-foreign-overlay");
+    let f = v.findings("merge-foreign-overlay");
     assert!(
-        f.iter().any(|f| f["subject"] == "/usr"),
-        "single-layer overlay not reported: {:#}",
-        v["findings"]
+        f.iter().any(|f| f.subject == "/usr"),
+        "single-layer overlay not reported: {:#?}",
+        v.findings
     );
 }
 
@@ -204,14 +128,13 @@ fn empty_mount_source_and_a_junk_line_do_not_abort_the_audit() {
     );
     let (out, v) = audit_with(r, mi.path(), &["--verbose"], LIMIT);
     // The table was used: the overlay on /usr is seen, and the junk line is a warning.
-    assert_ne!(v["host"]["mountinfo"], Value::Null, "{:#}", v["host"]);
-    let h = v["hierarchies"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|h| h["hierarchy"] == "/usr")
-        .unwrap_or_else(|| panic!("no /usr hierarchy: {:#}", v["hierarchies"]));
-    assert_eq!(h["overlay"]["source"], "sysext", "{h:#}");
+    assert!(v.host.mountinfo.is_some(), "{:#?}", v.host);
+    let h = v.hierarchy("/usr");
+    assert_eq!(
+        h.overlay.as_ref().map(|o| o.source.as_str()),
+        Some("sysext"),
+        "{h:#?}"
+    );
     assert!(
         out.stderr.contains("line 3"),
         "the malformed line should be a warning: {}",
@@ -265,7 +188,7 @@ fn five_thousand_hard_links_to_one_certificate_are_read_once() {
     let (out, v) = audit(r, LIMIT);
     // The certificate was loaded (no "no usable *.crt" finding) and nothing was skipped: the
     // 5,000 names are one file, read once.
-    let ign = findings(&v, "trust-store-ignored-files");
+    let ign = v.findings("trust-store-ignored-files");
     assert!(ign.is_empty(), "{ign:#?}");
     // Reading it 5,001 times was 5 GB of reads; once is ~1 MB (plus the root's other small files).
     assert!(
@@ -295,9 +218,10 @@ fn trust_store_over_the_byte_budget_reports_what_was_skipped() {
         write(&d.join(format!("c{i:03}.crt")), c);
     }
     let (out, v) = audit(r, LIMIT);
-    let skipped: Vec<_> = findings(&v, "trust-store-ignored-files")
+    let skipped: Vec<_> = v
+        .findings("trust-store-ignored-files")
         .into_iter()
-        .filter(|f| f["evidence"]["skipped_by"] == "extwatch")
+        .filter(|f| f.evidence["skipped_by"] == "extwatch")
         .collect();
     // 64 MiB / ~1 MB = 67 read, 33 skipped.
     assert!(
@@ -305,7 +229,7 @@ fn trust_store_over_the_byte_budget_reports_what_was_skipped() {
         "{} skipped: {skipped:#?}",
         skipped.len()
     );
-    assert!(skipped[0]["evidence"]["reason"]
+    assert!(skipped[0].evidence["reason"]
         .as_str()
         .unwrap()
         .contains("budget"));
@@ -345,22 +269,23 @@ fn terabyte_sparse_image_is_not_hashed_and_is_a_finding() {
         ];
         // Hashing 1 TiB took 23 minutes; the guard is 120 s.
         let out = extwatch(&args, LIMIT);
-        let v: Value = serde_json::from_slice(&out.stdout).expect("JSON");
-        let i = image(&v, "/var/lib/extensions/huge.raw");
-        assert_eq!(i["sha256"], Value::Null, "{i:#}");
-        assert_eq!(i["size"], 1u64 << 40, "{i:#}");
+        let v = reports::report(&out.stdout, &out.stderr);
+        let i = v.image("/var/lib/extensions/huge.raw");
+        assert_eq!(i.sha256, None, "{i:#?}");
+        assert_eq!(i.size, Some(1u64 << 40), "{i:#?}");
         assert!(
-            i["allocated_size"].as_u64().unwrap() < 1 << 20,
-            "sparse: {i:#}"
+            i.allocated_size.expect("allocated_size") < 1 << 20,
+            "sparse: {i:#?}"
         );
-        let why = i["not_hashed"].as_str().unwrap_or_default();
-        assert!(why.contains("MAX_IMAGE_HASH"), "{i:#}");
-        let small = image(&v, "/var/lib/extensions/small.raw");
+        let why = i.not_hashed.as_deref().unwrap_or_default();
+        assert!(why.contains("MAX_IMAGE_HASH"), "{i:#?}");
+        let small = v.image("/var/lib/extensions/small.raw");
         assert_eq!(
-            small["sha256"], "9f1dcbc35c350d6027f98be0f5c8b43b42ca52b7604459c0c42be3aa88913d47",
-            "{small:#}"
+            small.sha256.as_deref(),
+            Some("9f1dcbc35c350d6027f98be0f5c8b43b42ca52b7604459c0c42be3aa88913d47"),
+            "{small:#?}"
         );
-        assert_eq!(small["not_hashed"], Value::Null);
+        assert_eq!(small.not_hashed, None);
         // Reading a terabyte was the bug; the audit reads the superblock and little else.
         assert!(
             out.read_bytes < 256 << 20,
@@ -368,16 +293,12 @@ fn terabyte_sparse_image_is_not_hashed_and_is_a_finding() {
             out.read_bytes
         );
         if cmd == "audit" {
-            let f = findings(&v, "extension-implausible-size");
-            assert_eq!(f.len(), 1, "{:#}", v["findings"]);
-            assert_eq!(f[0]["evidence"]["path"], "/var/lib/extensions/huge.raw");
-            assert_eq!(f[0]["evidence"]["size"], 1u64 << 40);
-            assert_eq!(f[0]["severity"], "medium");
-            assert!(f[0]["controls"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .any(|c| c == "CM-8"));
+            let f = v.findings("extension-implausible-size");
+            assert_eq!(f.len(), 1, "{:#?}", v.findings);
+            assert_eq!(f[0].evidence["path"], "/var/lib/extensions/huge.raw");
+            assert_eq!(f[0].evidence["size"], 1u64 << 40);
+            assert_eq!(f[0].severity, Severity::Medium);
+            assert!(f[0].controls.iter().any(|c| c == "CM-8"));
         }
     }
     // `extwatch verify` on it: refused with the reason instead of hashing 1 TiB.
@@ -390,9 +311,9 @@ fn terabyte_sparse_image_is_not_hashed_and_is_a_finding() {
         ],
         LIMIT,
     );
-    let v: Value = serde_json::from_slice(&out.stdout).expect("JSON");
-    let errs = v["images"][0]["errors"].to_string();
-    assert!(errs.contains("MAX_IMAGE_HASH"), "{v:#}");
+    let v = reports::only_image(reports::verify_report(&out.stdout, &out.stderr));
+    let errs = v.errors.join("\n");
+    assert!(errs.contains("MAX_IMAGE_HASH"), "{v:#?}");
     assert!(
         out.read_bytes < 256 << 20,
         "verify read {} bytes",
@@ -451,23 +372,23 @@ fn release_bombs_across_images_are_bounded_in_memory_and_report() {
         );
     }
     let (out, v) = audit(r, LIMIT);
-    let imgs = images(&v);
+    let imgs = &v.images;
     assert_eq!(imgs.len(), 12);
     let mut read = 0;
     let mut refused = 0;
     for i in imgs {
-        if i["release"].is_null() {
-            let errs = i["errors"].to_string();
-            assert!(errs.contains("MAX_RELEASE_TOTAL"), "{i:#}");
-            refused += 1;
-        } else {
+        if let Some(release) = &i.release {
             // Judged on the whole release, reported bounded, with a note saying what was cut.
-            assert_eq!(i["release"]["ID"], "_any");
-            let d = i["release"]["DESCRIPTION"].as_str().unwrap();
+            assert_eq!(release.get("ID").map(String::as_str), Some("_any"));
+            let d = release.get("DESCRIPTION").expect("DESCRIPTION");
             assert!(d.len() < 8192 && d.contains("truncated"), "{}", d.len());
-            assert!(i["release_note"].as_str().unwrap().contains("truncated"));
-            assert_eq!(i["compatible"]["ok"], true, "{i:#}");
+            assert!(i.release_note.as_deref().unwrap().contains("truncated"));
+            assert!(i.compatible.ok, "{i:#?}");
             read += 1;
+        } else {
+            let errs = i.errors.join("\n");
+            assert!(errs.contains("MAX_RELEASE_TOTAL"), "{i:#?}");
+            refused += 1;
         }
     }
     // 256 MiB of budget holds 4 such files; the rest are refused with the reason.
@@ -493,13 +414,13 @@ fn oversized_release_and_host_os_release_are_errors_with_the_reason() {
     big.resize(64 * 1024 * 1024 + 10, b'B');
     sysext_tree(&dir.join("over"), "over", &big);
     let (_, v) = audit(r, LIMIT);
-    let i = image(&v, "/var/lib/extensions/over");
-    assert_eq!(i["release"], Value::Null);
+    let i = v.image("/var/lib/extensions/over");
+    assert_eq!(i.release, None);
     assert!(
-        i["errors"].to_string().contains("READ_FULL_BYTES_MAX"),
-        "{i:#}"
+        i.errors.join("\n").contains("READ_FULL_BYTES_MAX"),
+        "{i:#?}"
     );
-    assert!(!findings(&v, "extension-malformed").is_empty());
+    assert!(!v.findings("extension-malformed").is_empty());
 
     // The host's os-release: over the limit → os_release null *with* os_release_error, and no
     // fall-through to /usr/lib/os-release (systemd reads that only when /etc/os-release is absent).
@@ -508,11 +429,11 @@ fn oversized_release_and_host_os_release_are_errors_with_the_reason() {
     write(&r2.join("etc/os-release"), &big);
     write(&r2.join("usr/lib/os-release"), "ID=decoy\n");
     let (_, v) = audit(r2, LIMIT);
-    assert_eq!(v["host"]["os_release"], Value::Null);
-    let e = v["host"]["os_release_error"].as_str().unwrap_or_default();
+    assert_eq!(v.host.os_release, None);
+    let e = v.host.os_release_error.as_deref().unwrap_or_default();
     assert!(
         e.contains("/etc/os-release") && e.contains("larger than"),
-        "{:#}",
-        v["host"]
+        "{:#?}",
+        v.host
     );
 }

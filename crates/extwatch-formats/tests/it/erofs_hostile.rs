@@ -21,6 +21,8 @@
     clippy::indexing_slicing
 )]
 
+use extwatch_testsupport::erofs_patch::{dirent_table, nid_at, set_nid};
+use extwatch_testsupport::roots::write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
@@ -131,54 +133,6 @@ fn read_all(fs: &dyn FsReader) -> Result<Files, FsError> {
         }
     }
     Ok(files)
-}
-
-/// Locates the dirent table of the directory block whose name area starts with `names` (e.g.
-/// `...child`: the `.` and `..` entries, then the first child), returning the table's offset.
-fn dirent_table(img: &[u8], names: &[u8]) -> usize {
-    let hits: Vec<usize> = img
-        .windows(names.len())
-        .enumerate()
-        .filter(|(_, w)| *w == names)
-        .map(|(i, _)| i)
-        .collect();
-    assert_eq!(
-        hits.len(),
-        1,
-        "{:?} found {} times",
-        String::from_utf8_lossy(names),
-        hits.len()
-    );
-    let p = hits[0];
-    // The first dirent's name offset is the table size: 12 bytes per entry.
-    for n in 1..=p / 12 {
-        let t = p - 12 * n;
-        let off = u16::from_le_bytes([img[t + 8], img[t + 9]]) as usize;
-        if off == 12 * n {
-            return t;
-        }
-    }
-    panic!(
-        "no dirent table before {:?}",
-        String::from_utf8_lossy(names)
-    );
-}
-
-fn nid_at(img: &[u8], table: usize, index: usize) -> u64 {
-    let at = table + 12 * index;
-    u64::from_le_bytes(img[at..at + 8].try_into().unwrap())
-}
-
-fn set_nid(img: &mut [u8], table: usize, index: usize, nid: u64) {
-    let at = table + 12 * index;
-    img[at..at + 8].copy_from_slice(&nid.to_le_bytes());
-}
-
-fn write(p: &Path, data: impl AsRef<[u8]>) {
-    if let Some(d) = p.parent() {
-        std::fs::create_dir_all(d).unwrap();
-    }
-    std::fs::write(p, data).unwrap();
 }
 
 fn assert_cycle(result: Result<Vec<(Vec<u8>, EntryKind)>, FsError>, what: &str) {

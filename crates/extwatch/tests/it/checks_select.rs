@@ -218,7 +218,7 @@ fn exit_code_follows_the_checks_that_ran() {
 fn content_analysis_only_when_a_selected_check_needs_it() {
     let t = root();
     let opts = |select: Selection| extwatch_core::Options {
-        systemd_version: extwatch_core::version::SystemdVersion::parse("257"),
+        systemd_version: extwatch_core::SystemdVersion::parse("257"),
         mountinfo: Some("/dev/null".into()),
         content: false,
         select,

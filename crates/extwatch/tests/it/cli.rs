@@ -4,6 +4,9 @@
 use std::path::Path;
 use std::process::Command;
 
+use extwatch_model::{ImageClass, Report};
+use extwatch_testsupport::reports::{self, ReportExt};
+
 fn extwatch(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_extwatch"))
         .args(args)
@@ -27,14 +30,9 @@ fn sysext_dir(root: &Path, dir: &str, name: &str, release: &str) {
     write(&d.join(format!("usr/bin/{name}")), "#!/bin/sh\n");
 }
 
-fn json(out: &std::process::Output) -> serde_json::Value {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "stdout is not JSON ({e}): {}\nstderr: {}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    })
+/// The `audit`/`inventory --format json` report of a run.
+fn report(out: &std::process::Output) -> Report {
+    reports::report(&out.stdout, &String::from_utf8_lossy(&out.stderr))
 }
 
 fn root() -> tempfile::TempDir {
@@ -85,42 +83,34 @@ fn audit_json_contract_precedence_and_exit_codes() {
         "json",
     ]);
     assert_eq!(out.status.code(), Some(0), "no high finding → exit 0");
-    let v = json(&out);
-    assert_eq!(v["schema"], "extwatch/v1");
-    let images = v["images"].as_array().unwrap();
-    let find = |path: &str| {
-        images
-            .iter()
-            .find(|i| i["path"] == path)
-            .unwrap_or_else(|| panic!("{path} missing: {images:#?}"))
-    };
+    let v = report(&out);
+    let find = |path: &str| v.image(path);
     // /run/extensions beats /var/lib/extensions.
     assert_eq!(
-        find("/var/lib/extensions/good")["masked_by"],
-        "/run/extensions/good"
+        find("/var/lib/extensions/good").masked_by.as_deref(),
+        Some("/run/extensions/good")
     );
-    assert_eq!(find("/run/extensions/good")["compatible"]["ok"], true);
+    assert!(find("/run/extensions/good").compatible.ok);
     // An empty directory in /etc/extensions masks the image.
     assert_eq!(
-        find("/var/lib/extensions/masked")["masked_by"],
-        "/etc/extensions/masked"
+        find("/var/lib/extensions/masked").masked_by.as_deref(),
+        Some("/etc/extensions/masked")
     );
     assert_eq!(
-        find("/etc/extensions/masked")["compatible"]["reason"],
-        "Extension 'masked' carries no release data, ignoring."
+        find("/etc/extensions/masked").compatible.reason.as_deref(),
+        Some("Extension 'masked' carries no release data, ignoring.")
     );
     assert_eq!(
-        find("/var/lib/extensions/fed")["compatible"]["reason"],
-        "Extension 'fed' is for OS 'fedora', but deployed on top of 'debian'."
+        find("/var/lib/extensions/fed").compatible.reason.as_deref(),
+        Some("Extension 'fed' is for OS 'fedora', but deployed on top of 'debian'.")
     );
-    assert_eq!(find("/var/lib/extensions.d/staged")["searched"], false);
-    assert_eq!(find("/etc/confexts/conf")["class"], "confext");
-    assert_eq!(find("/etc/confexts/conf")["searched"], false);
-    let ids: Vec<(&str, &str)> = v["findings"]
-        .as_array()
-        .unwrap()
+    assert!(!find("/var/lib/extensions.d/staged").searched);
+    assert_eq!(find("/etc/confexts/conf").class, ImageClass::Confext);
+    assert!(!find("/etc/confexts/conf").searched);
+    let ids: Vec<(&str, &str)> = v
+        .findings
         .iter()
-        .map(|f| (f["id"].as_str().unwrap(), f["subject"].as_str().unwrap()))
+        .map(|f| (f.id.as_str(), f.subject.as_str()))
         .collect();
     for want in [
         ("extension-release-any", "anyos"),
@@ -133,8 +123,8 @@ fn audit_json_contract_precedence_and_exit_codes() {
     ] {
         assert!(ids.contains(&want), "missing {want:?} in {ids:?}");
     }
-    for f in v["findings"].as_array().unwrap() {
-        assert!(!f["controls"].as_array().unwrap().is_empty());
+    for f in &v.findings {
+        assert!(!f.controls.is_empty());
     }
     let fail = extwatch(&[
         "audit",
@@ -171,7 +161,7 @@ fn version_rules_differ_between_252_and_257() {
     );
     let root = r.to_str().unwrap();
     let names = |ver: &str| -> Vec<(String, bool)> {
-        let v = json(&extwatch(&[
+        let v = report(&extwatch(&[
             "inventory",
             "--root",
             root,
@@ -180,16 +170,9 @@ fn version_rules_differ_between_252_and_257() {
             "--format",
             "json",
         ]));
-        v["images"]
-            .as_array()
-            .unwrap()
+        v.images
             .iter()
-            .map(|i| {
-                (
-                    i["name"].as_str().unwrap().to_string(),
-                    i["searched"].as_bool().unwrap(),
-                )
-            })
+            .map(|i| (i.name.clone(), i.searched))
             .collect()
     };
     let v252 = names("252");

@@ -24,7 +24,7 @@
 //! once refused, are read now). If the kernel mount does not work here, the test skips — or fails
 //! when `EXTWATCH_REQUIRE_SYSTEMD=1`.
 //!
-//! Run: `cargo test -p extwatch --test reader_conformance -- --nocapture` (as root).
+//! Run: `cargo test -p extwatch --test it reader_conformance:: -- --nocapture` (as root).
 //! `EXTWATCH_CONFORMANCE_ONLY=substr` restricts the run to variants whose name contains `substr`
 //! (and the variants they depend on).
 

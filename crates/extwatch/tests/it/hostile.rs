@@ -8,6 +8,7 @@
 //! Fixtures are built at test time with mksquashfs, mkfs.erofs and sfdisk (`scripts/setup.sh --test`).
 
 use extwatch_testsupport::cli;
+use extwatch_testsupport::roots::{link, mkfs_erofs, mksquashfs, run_ok, sysext_tree, tool, write};
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
@@ -16,6 +17,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use extwatch_model::{Image, ImageClass, ImageFormat, Report};
+use extwatch_testsupport::reports::{self, ReportExt};
 use serde_json::Value;
 
 // ---------------------------------------------------------------------------------------------
@@ -31,18 +34,13 @@ struct Out {
 /// Runs `extwatch ARGS`, killing it and failing the test after `limit`. Fails on a signal, on exit
 /// code 2 (or anything but 0/1) and on a panic message.
 fn extwatch(args: &[OsString], limit: Duration) -> Out {
-    let r = cli::run(
+    let r = cli::run_0_or_1(
         Path::new(env!("CARGO_BIN_EXE_extwatch")),
         args,
         limit,
         false,
     );
-    let code = r.code_no_crash(args);
-    assert!(
-        code == 0 || code == 1,
-        "extwatch {args:?} exited {code} (0 or 1 expected)\nstderr: {}",
-        r.stderr
-    );
+    let code = r.status.code().unwrap_or(-1);
     Out {
         code,
         stdout: r.stdout,
@@ -52,155 +50,58 @@ fn extwatch(args: &[OsString], limit: Duration) -> Out {
 }
 
 /// `extwatch audit --root ROOT --format json` with a fixed systemd version and an empty mount table.
-fn audit(root: &Path, version: &str, limit: Duration) -> (Out, Value) {
-    let args: Vec<OsString> = vec![
-        "audit".into(),
-        "--root".into(),
-        root.into(),
-        "--format".into(),
-        "json".into(),
-        "--systemd-version".into(),
-        version.into(),
-        "--mountinfo".into(),
-        "/dev/null".into(),
-        "--architecture".into(),
-        "x86-64".into(),
-    ];
+fn audit(root: &Path, version: &str, limit: Duration) -> (Out, Report) {
+    let args = cli::offline_args("audit", root, "json", version, Path::new("/dev/null"));
     let out = extwatch(&args, limit);
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "stdout is not JSON ({e}): {}\nstderr: {}",
-            String::from_utf8_lossy(&out.stdout[..out.stdout.len().min(2000)]),
-            out.stderr
-        )
-    });
-    assert_eq!(v["schema"], "extwatch/v1");
+    let v = reports::report(&out.stdout, &out.stderr);
     (out, v)
 }
 
-fn images(v: &Value) -> &Vec<Value> {
-    v["images"].as_array().expect("images array")
+fn image<'a>(v: &'a Report, path: &str) -> &'a Image {
+    v.image(path)
 }
 
-fn image<'a>(v: &'a Value, path: &str) -> &'a Value {
-    images(v)
-        .iter()
-        .find(|i| i["path"] == path)
-        .unwrap_or_else(|| panic!("no image at {path}; images: {:?}", paths(v)))
+fn paths(v: &Report) -> BTreeSet<String> {
+    v.images.iter().map(|i| i.path.clone()).collect()
 }
 
-fn paths(v: &Value) -> BTreeSet<String> {
-    images(v)
-        .iter()
-        .map(|i| i["path"].as_str().unwrap().to_string())
-        .collect()
+fn names(v: &Report) -> BTreeSet<String> {
+    v.images.iter().map(|i| i.name.clone()).collect()
 }
 
-fn names(v: &Value) -> BTreeSet<String> {
-    images(v)
-        .iter()
-        .map(|i| i["name"].as_str().unwrap().to_string())
-        .collect()
+/// The format as the JSON spells it (`squashfs`, `unknown`, ...).
+fn format_name(i: &Image) -> String {
+    serde_json::to_value(i.format)
+        .ok()
+        .and_then(|f| f.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+/// The `ID=` of an image's release, when it has one.
+fn release_id(i: &Image) -> Option<&str> {
+    i.release.as_ref()?.get("ID").map(String::as_str)
 }
 
 /// Finding ids per evidence path (subjects are image names, which can repeat across directories).
-fn findings_by_path(v: &Value) -> BTreeMap<String, BTreeSet<String>> {
+fn findings_by_path(v: &Report) -> BTreeMap<String, BTreeSet<String>> {
     let mut m: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    for f in v["findings"].as_array().expect("findings array") {
-        if let Some(p) = f["evidence"]["path"].as_str() {
-            m.entry(p.to_string())
-                .or_default()
-                .insert(f["id"].as_str().unwrap().to_string());
+    for f in &v.findings {
+        if let Some(p) = f.evidence["path"].as_str() {
+            m.entry(p.to_string()).or_default().insert(f.id.clone());
         }
     }
     m
 }
 
-fn has_finding(v: &Value, path: &str, id: &str) -> bool {
-    findings_by_path(v)
-        .get(path)
-        .is_some_and(|ids| ids.contains(id))
+fn has_finding(v: &Report, path: &str, id: &str) -> bool {
+    v.has_finding(path, id)
 }
 
 // ---------------------------------------------------------------------------------------------
-// Building roots and images.
-
-/// A symlink at `at` (parent directories created) pointing to `target`.
-fn link(at: &Path, target: &str) {
-    std::fs::create_dir_all(at.parent().unwrap()).unwrap();
-    symlink(target, at).unwrap();
-}
-
-fn write(p: &Path, data: impl AsRef<[u8]>) {
-    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-    std::fs::write(p, data).unwrap();
-}
+// Building roots and images (the shared helpers are in extwatch_testsupport::roots).
 
 fn base_root() -> tempfile::TempDir {
-    let t = tempfile::Builder::new()
-        .prefix("extwatch-hostile")
-        .tempdir()
-        .unwrap();
-    write(
-        &t.path().join("etc/os-release"),
-        "ID=debian\nVERSION_ID=13\n",
-    );
-    std::fs::create_dir_all(t.path().join("usr/lib")).unwrap();
-    t
-}
-
-/// A sysext tree: `usr/lib/extension-release.d/extension-release.NAME` and one binary.
-fn sysext_tree(dir: &Path, name: &str, release: &str) {
-    write(
-        &dir.join(format!(
-            "usr/lib/extension-release.d/extension-release.{name}"
-        )),
-        release,
-    );
-    write(&dir.join(format!("usr/bin/{name}")), "#!/bin/sh\n");
-}
-
-fn tool(name: &str) -> Command {
-    let found = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).any(|d| d.join(name).is_file()))
-        .unwrap_or(false)
-        || Path::new("/usr/sbin").join(name).is_file();
-    assert!(
-        found,
-        "{name} is required to build fixtures: run scripts/setup.sh --test"
-    );
-    let mut c = Command::new(name);
-    c.env(
-        "PATH",
-        format!(
-            "{}:/usr/sbin:/sbin",
-            std::env::var("PATH").unwrap_or_default()
-        ),
-    );
-    c
-}
-
-fn run_ok(mut c: Command) {
-    let out = c.output().unwrap_or_else(|e| panic!("{c:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{c:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-fn mksquashfs(src: &Path, out: &Path, comp: &str) {
-    let mut c = tool("mksquashfs");
-    c.arg(src)
-        .arg(out)
-        .args(["-noappend", "-quiet", "-no-progress", "-comp", comp]);
-    run_ok(c);
-}
-
-fn mkfs_erofs(src: &Path, out: &Path, extra: &[&str]) {
-    let mut c = tool("mkfs.erofs");
-    c.arg("--quiet").args(extra).arg(out).arg(src);
-    run_ok(c);
+    extwatch_testsupport::roots::base_root("extwatch-hostile")
 }
 
 /// A GPT disk image holding `fs` in one partition of type `type_guid`, built with sfdisk.
@@ -320,26 +221,27 @@ fn ten_thousand_junk_and_truncated_images() {
     let (out, v) = audit(r, "257", Duration::from_secs(300));
     eprintln!("audit of {N} junk images took {:?}", out.elapsed);
     assert_eq!(out.code, 1, "extension-malformed is high: exit 1");
-    let imgs = images(&v);
+    let imgs = &v.images;
     assert_eq!(imgs.len(), N, "every .raw file is an image");
     let by_path = findings_by_path(&v);
     for img in imgs {
-        let path = img["path"].as_str().unwrap();
-        assert_eq!(img["class"], "sysext", "{path}");
-        assert_eq!(img["searched"], true, "{path}");
-        assert_eq!(img["search_dir"], "/var/lib/extensions", "{path}");
+        let path = img.path.as_str();
+        assert_eq!(img.class, ImageClass::Sysext, "{path}");
+        assert!(img.searched, "{path}");
+        assert_eq!(img.search_dir, "/var/lib/extensions", "{path}");
         let idx: usize = path[25..30].parse().unwrap();
         if !matches!(idx % 10, 6 | 7) {
-            assert_eq!(img["format"], "unknown", "{path}: nothing here is readable");
+            assert_eq!(
+                img.format,
+                ImageFormat::Unknown,
+                "{path}: nothing here is readable"
+            );
         }
-        assert_eq!(img["release"], Value::Null, "{path}");
-        assert_eq!(img["compatible"]["ok"], false, "{path}");
-        assert_eq!(img["size"].as_u64(), Some(sizes[path] as u64), "{path}");
-        assert_eq!(img["sha256"].as_str().map(str::len), Some(64), "{path}");
-        assert!(
-            !img["errors"].as_array().unwrap().is_empty(),
-            "{path}: junk without an error"
-        );
+        assert_eq!(img.release, None, "{path}");
+        assert!(!img.compatible.ok, "{path}");
+        assert_eq!(img.size, Some(sizes[path] as u64), "{path}");
+        assert_eq!(img.sha256.as_deref().map(str::len), Some(64), "{path}");
+        assert!(!img.errors.is_empty(), "{path}: junk without an error");
         assert!(
             by_path
                 .get(path)
@@ -347,12 +249,7 @@ fn ten_thousand_junk_and_truncated_images() {
             "{path}: no extension-malformed finding"
         );
     }
-    let malformed = v["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|f| f["id"] == "extension-malformed")
-        .count();
+    let malformed = v.findings("extension-malformed").len();
     assert_eq!(malformed, N);
 }
 
@@ -416,26 +313,25 @@ fn symlinks_loop_or_escape_but_stay_inside_the_root() {
     let in_root_sha = sha256_file(&r.join("etc/passwd"));
     for p in ["/etc/extensions/x.raw", "/run/extensions/z.raw"] {
         let i = image(&v, p);
-        assert_eq!(i["resolved_path"], "/etc/passwd", "{p}");
+        assert_eq!(i.resolved_path.as_deref(), Some("/etc/passwd"), "{p}");
         assert_eq!(
-            i["sha256"], in_root_sha,
+            i.sha256.as_deref(),
+            Some(in_root_sha.as_str()),
             "{p}: must hash the root's /etc/passwd, not the host's"
         );
-        assert_eq!(i["size"].as_u64(), Some(passwd.len() as u64), "{p}");
+        assert_eq!(i.size, Some(passwd.len() as u64), "{p}");
         assert!(has_finding(&v, p, "extension-malformed"), "{p}");
     }
-    assert_eq!(image(&v, "/var/lib/extensions/up")["resolved_path"], "/");
-    assert_eq!(image(&v, "/var/lib/extensions/up")["format"], "directory");
+    let up = image(&v, "/var/lib/extensions/up");
+    assert_eq!(up.resolved_path.as_deref(), Some("/"));
+    assert_eq!(up.format, ImageFormat::Directory);
     assert_eq!(
-        image(&v, "/etc/extensions/libdir")["resolved_path"],
-        "/usr/lib"
+        image(&v, "/etc/extensions/libdir").resolved_path.as_deref(),
+        Some("/usr/lib")
     );
-    assert_eq!(
-        image(&v, "/var/lib/extensions/good")["compatible"]["ok"],
-        true
-    );
+    assert!(image(&v, "/var/lib/extensions/good").compatible.ok);
     // Nothing in the report names a host path outside the root.
-    let text = String::from_utf8_lossy(&serde_json::to_vec(&v["images"]).unwrap()).into_owned();
+    let text = String::from_utf8_lossy(&serde_json::to_vec(&v.images).unwrap()).into_owned();
     assert!(!text.contains(&*outside.path().to_string_lossy()));
 
     // The booted host follows symlinks (inside the root) whatever the version; `systemd-sysext
@@ -447,9 +343,9 @@ fn symlinks_loop_or_escape_but_stay_inside_the_root() {
         "/run/extensions/z.raw",
         "/var/lib/extensions/up",
     ] {
-        assert_eq!(image(&v252, p)["symlink"], true, "{p}");
+        assert!(image(&v252, p).symlink, "{p}");
     }
-    assert_eq!(image(&v252, "/var/lib/extensions/good")["symlink"], false);
+    assert!(!image(&v252, "/var/lib/extensions/good").symlink);
 }
 
 /// FIFOs, a socket and a character device named like images, a FIFO as an image's release file and
@@ -490,16 +386,23 @@ fn fifos_sockets_and_devices_never_block() {
         .into(),
         "FIFOs, sockets and devices are not images (zero.raw created: {zero})"
     );
-    assert_eq!(v["host"]["os_release"]["ID"], "debian");
+    assert_eq!(
+        v.host
+            .os_release
+            .as_ref()
+            .and_then(|o| o.get("ID"))
+            .map(String::as_str),
+        Some("debian")
+    );
     let ok = image(&v, "/var/lib/extensions/ok");
-    assert_eq!(ok["compatible"]["ok"], true);
+    assert!(ok.compatible.ok);
     let fifo = image(&v, "/var/lib/extensions/fifodir");
-    assert_eq!(fifo["release"], Value::Null);
-    assert_eq!(fifo["compatible"]["ok"], false);
+    assert_eq!(fifo.release, None);
+    assert!(!fifo.compatible.ok);
     assert!(
         has_finding(&v, "/var/lib/extensions/fifodir", "extension-malformed"),
         "a FIFO release file is an error, not a missing release: {:?}",
-        fifo["errors"]
+        fifo.errors
     );
 }
 
@@ -526,8 +429,8 @@ fn hostile_names_keep_output_well_formed() {
     let got = names(&v);
     assert!(got.contains("good"));
     assert_eq!(
-        image(&v, "/var/lib/extensions/good")["release"]["ID"],
-        "_any"
+        release_id(image(&v, "/var/lib/extensions/good")),
+        Some("_any")
     );
     // Invalid UTF-8 names are never images (systemd: image_name_is_valid() → utf8_is_valid()).
     assert!(got
@@ -625,9 +528,9 @@ fn ten_megabyte_release_file_is_bounded() {
         "/var/lib/extensions/bigsq.raw",
     ] {
         let i = image(&v, p);
-        assert_eq!(i["release"], Value::Null, "{p}: oversized release trusted");
-        assert_eq!(i["compatible"]["ok"], false, "{p}");
-        let errs = i["errors"].to_string();
+        assert_eq!(i.release, None, "{p}: oversized release trusted");
+        assert!(!i.compatible.ok, "{p}");
+        let errs = i.errors.join("\n");
         assert!(
             errs.contains("larger than") || errs.contains("exceeds") || errs.contains("limit"),
             "{p}: the error should say the file is too large: {errs}"
@@ -635,8 +538,8 @@ fn ten_megabyte_release_file_is_bounded() {
         assert!(has_finding(&v, p, "extension-malformed"), "{p}");
     }
     assert_eq!(
-        image(&v, "/var/lib/extensions/bigsq.raw")["format"],
-        "squashfs"
+        image(&v, "/var/lib/extensions/bigsq.raw").format,
+        ImageFormat::Squashfs
     );
 }
 
@@ -655,20 +558,19 @@ fn terabyte_sparse_file_shadowing_the_base_is_not_hashed() {
         .set_len(4 << 40)
         .unwrap();
     let (_, v) = audit(r, "257", LIMIT);
-    let f = v["findings"]
-        .as_array()
-        .unwrap()
+    let f = v
+        .findings
         .iter()
-        .find(|f| f["id"] == "extension-shadows-base" && f["evidence"]["path"] == "/usr/bin/ls")
-        .unwrap_or_else(|| panic!("no shadows-base finding: {:#}", v["findings"]));
-    assert_eq!(f["subject"], "huge");
-    assert_eq!(f["evidence"]["image_sha256"], Value::Null, "{f:#}");
+        .find(|f| f.id == "extension-shadows-base" && f.evidence["path"] == "/usr/bin/ls")
+        .unwrap_or_else(|| panic!("no shadows-base finding: {:#?}", v.findings));
+    assert_eq!(f.subject, "huge");
+    assert_eq!(f.evidence["image_sha256"], Value::Null, "{f:#?}");
     assert_eq!(
-        f["evidence"]["below_sha256"],
+        f.evidence["below_sha256"],
         sha256_file(&r.join("usr/bin/ls")),
-        "{f:#}"
+        "{f:#?}"
     );
-    assert_eq!(f["evidence"]["same_content"], false);
+    assert_eq!(f.evidence["same_content"], false);
 
     // `--baseline` hashes every file, but not a terabyte: files over MAX_IMAGE_HASH, on the image
     // side and in the base (here a 1 TiB sparse /usr/bin/big), are listed with a null hash.
@@ -798,32 +700,32 @@ fn truncated_squashfs_and_erofs_images() {
     }
 
     let (_, v) = audit(r, "257", LIMIT);
-    assert_eq!(images(&v).len(), expect.len());
+    assert_eq!(v.images.len(), expect.len());
     let mut readable_truncated = Vec::new();
     for (path, fmt, cut, must_fail) in &expect {
         let i = image(&v, path);
-        let errors = !i["errors"].as_array().unwrap().is_empty();
+        let errors = !i.errors.is_empty();
         assert_eq!(
             errors,
             has_finding(&v, path, "extension-malformed"),
             "{path}: errors and finding disagree"
         );
         if *must_fail == 0 {
-            assert!(!errors, "{path}: intact image has errors: {}", i["errors"]);
-            assert_eq!(i["format"], *fmt, "{path}");
-            assert_eq!(i["release"]["ID"], "_any", "{path}");
-            assert_eq!(i["compatible"]["ok"], true, "{path}");
+            assert!(!errors, "{path}: intact image has errors: {:?}", i.errors);
+            assert_eq!(format_name(i), *fmt, "{path}");
+            assert_eq!(release_id(i), Some("_any"), "{path}");
+            assert!(i.compatible.ok, "{path}");
         } else if cut < must_fail {
             assert!(errors, "{path}: cut at {cut} (< {must_fail}) yet no error");
-            assert_eq!(i["release"], Value::Null, "{path}");
+            assert_eq!(i.release, None, "{path}");
             if *cut < 96 {
-                assert_eq!(i["format"], "unknown", "{path}");
+                assert_eq!(i.format, ImageFormat::Unknown, "{path}");
             }
         } else if errors {
-            assert_eq!(i["release"], Value::Null, "{path}: malformed yet a release");
+            assert_eq!(i.release, None, "{path}: malformed yet a release");
         } else {
             // Parsed despite the cut: then it must have read the right release.
-            assert_eq!(i["release"]["ID"], "_any", "{path}: wrong release");
+            assert_eq!(release_id(i), Some("_any"), "{path}: wrong release");
             readable_truncated.push((path.clone(), *cut));
         }
     }
@@ -911,15 +813,16 @@ fn loops_and_escapes_inside_images() {
     mkfs_erofs(&erloop, &vle.join("erloop.raw"), &[]);
 
     let (_, v) = audit(r, "257", LIMIT);
-    assert_eq!(images(&v).len(), 10);
+    assert_eq!(v.images.len(), 10);
     for p in ["loopy", "sqloop.raw", "erloop.raw"] {
         let p = format!("/var/lib/extensions/{p}");
         let i = image(&v, &p);
         assert_eq!(
-            i["release"]["ID"], "_any",
+            release_id(i),
+            Some("_any"),
             "{p}: loops elsewhere must not matter"
         );
-        assert_eq!(i["compatible"]["ok"], true, "{p}");
+        assert!(i.compatible.ok, "{p}");
         assert!(has_finding(&v, &p, "extension-release-any"), "{p}");
     }
     for p in [
@@ -934,11 +837,10 @@ fn loops_and_escapes_inside_images() {
         let p = format!("/var/lib/extensions/{p}");
         let i = image(&v, &p);
         assert_eq!(
-            i["release"],
-            Value::Null,
+            i.release, None,
             "{p}: release resolved outside the image or through a loop"
         );
-        assert_eq!(i["compatible"]["ok"], false, "{p}");
+        assert!(!i.compatible.ok, "{p}");
         assert!(
             has_finding(&v, &p, "extension-malformed")
                 || has_finding(&v, &p, "extension-missing-release"),
@@ -1086,7 +988,7 @@ fn audit_never_modifies_the_root() {
     let after = snapshot(r);
     assert_unchanged(&before, &after);
     // The audit did read everything: the images are all there with their formats.
-    let fmt = |p: &str| image(&v, p)["format"].as_str().unwrap().to_string();
+    let fmt = |p: &str| format_name(image(&v, p));
     assert_eq!(fmt("/var/lib/extensions/dirimg"), "directory");
     assert_eq!(fmt("/var/lib/extensions/sqgz.raw"), "squashfs");
     assert_eq!(fmt("/var/lib/extensions/sqzst.raw"), "squashfs");
@@ -1094,14 +996,14 @@ fn audit_never_modifies_the_root() {
     assert_eq!(fmt("/var/lib/extensions/ddi.raw"), "ddi");
     assert_eq!(fmt("/var/lib/extensions/junk.raw"), "unknown");
     assert_eq!(
-        image(&v, "/var/lib/extensions/sqgz.raw")["verity"]["source"],
+        serde_json::to_value(image(&v, "/var/lib/extensions/sqgz.raw").verity.source).unwrap(),
         "sidecar"
     );
     assert_eq!(
-        image(&v, "/var/lib/extensions/ddi.raw")["release"]["ID"],
-        "_any"
+        release_id(image(&v, "/var/lib/extensions/ddi.raw")),
+        Some("_any")
     );
-    assert_eq!(image(&v, "/etc/confexts/conf")["class"], "confext");
+    assert_eq!(image(&v, "/etc/confexts/conf").class, ImageClass::Confext);
 
     // Same audit through a read-only bind mount of the root, if this machine lets us make one.
     let ro = Command::new("unshare")
@@ -1130,12 +1032,12 @@ fn audit_never_modifies_the_root() {
     match ro.status.code() {
         Some(77) => eprintln!("read-only bind mount not permitted here; skipped that half"),
         Some(0) | Some(1) => {
-            let v_ro: Value = serde_json::from_slice(&ro.stdout).unwrap();
+            let v_ro = reports::report(&ro.stdout, &String::from_utf8_lossy(&ro.stderr));
             assert_eq!(
-                v_ro["images"], v["images"],
+                v_ro.images, v.images,
                 "a read-only root gives the same inventory"
             );
-            assert_eq!(v_ro["findings"], v["findings"]);
+            assert_eq!(v_ro.findings, v.findings);
             assert_unchanged(&before, &snapshot(r));
         }
         other => panic!(

@@ -23,6 +23,7 @@
 //!   a few KiB; listing stays fast, hashing streams with bounded RSS), a truncated image and garbage
 //!   (exit 2, clear error).
 
+use extwatch_testsupport::reports;
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
@@ -210,33 +211,35 @@ fn facts_of_tree(root: &Path) -> Facts {
 
 /// Facts from `extwatch files --hash --format json`.
 fn facts_of_json(json: &str) -> Facts {
-    let v: serde_json::Value = serde_json::from_str(json).unwrap();
-    assert_eq!(v["schema"], "extwatch/v1");
+    let v = reports::files_report(json.as_bytes(), "");
+    assert_eq!(v.schema, "extwatch/v1");
     let mut out = Facts::new();
-    for e in v["entries"].as_array().unwrap() {
-        let path = match e.get("path_bytes_hex") {
+    for e in v.entries {
+        let path = match &e.path_bytes_hex {
             Some(h) => {
-                let b = hex_decode(h.as_str().unwrap());
+                let b = hex_decode(h);
                 assert!(std::str::from_utf8(&b).is_err(), "hex only for non-UTF-8");
                 b
             }
-            None => e["path"].as_str().unwrap().as_bytes().to_vec(),
+            None => e.path.as_bytes().to_vec(),
         };
-        let target = match e.get("target_bytes_hex") {
-            Some(h) => Some(hex_decode(h.as_str().unwrap())),
-            None => e["target"].as_str().map(|s| s.as_bytes().to_vec()),
+        let target = match &e.target_bytes_hex {
+            Some(h) => Some(hex_decode(h)),
+            None => e.target.as_ref().map(|s| s.as_bytes().to_vec()),
         };
-        let mode = u32::from_str_radix(e["mode"].as_str().unwrap(), 8).unwrap();
+        let mode = u32::from_str_radix(&e.mode, 8).unwrap();
+        // The type as the JSON spells it ("file", "dir", ...), the facts' common currency.
+        let ty = serde_json::to_value(e.file_type).unwrap();
         out.insert(
             path,
             (
-                e["type"].as_str().unwrap().to_string(),
+                ty.as_str().unwrap().to_string(),
                 mode,
-                e["uid"].as_u64().unwrap() as u32,
-                e["gid"].as_u64().unwrap() as u32,
-                e["size"].as_u64().unwrap(),
+                e.uid,
+                e.gid,
+                e.size,
                 target,
-                e["sha256"].as_str().map(str::to_string),
+                e.sha256,
             ),
         );
     }
@@ -389,32 +392,31 @@ fn mtree_equals_systemd_dissect_and_facts_equal_the_tools() {
     assert_facts_eq("unsquashfs", &got, &facts_of_tree(&ex));
 
     // The JSON carries xattr-derived facts and exact bytes of non-UTF-8 names.
-    let v: serde_json::Value = serde_json::from_str(&files_out(
-        &work.join("erofs-plain.raw"),
-        &["--format", "json"],
-    ))
-    .unwrap();
+    let v = reports::files_report(
+        files_out(&work.join("erofs-plain.raw"), &["--format", "json"]).as_bytes(),
+        "",
+    );
     let by_path = |p: &str| {
-        v["entries"]
-            .as_array()
-            .unwrap()
+        v.entries
             .iter()
-            .find(|e| e["path"] == p)
+            .find(|e| e.path == p)
             .unwrap_or_else(|| panic!("{p} missing"))
-            .clone()
     };
     assert_eq!(
-        by_path("/usr/bin/capable")["capability"],
-        "0100000200040000000000000000000000000000"
+        by_path("/usr/bin/capable").capability.as_deref(),
+        Some("0100000200040000000000000000000000000000")
     );
-    assert_eq!(by_path("/etc/opaque")["opaque"], true);
-    assert_eq!(by_path("/usr/share/whiteout")["whiteout"], true);
-    assert_eq!(by_path("/usr/bin/setuid")["mode"], "4755");
-    assert_eq!(by_path("/usr/share/blockdev")["device"], "7:200");
+    assert!(by_path("/etc/opaque").opaque);
+    assert!(by_path("/usr/share/whiteout").whiteout);
+    assert_eq!(by_path("/usr/bin/setuid").mode, "4755");
+    assert_eq!(
+        by_path("/usr/share/blockdev").device.as_deref(),
+        Some("7:200")
+    );
     let bad = by_path("/usr/share/odd/bad\u{fffd}utf8");
     assert_eq!(
-        bad["path_bytes_hex"],
-        serde_json::Value::String(hex_encode(b"/usr/share/odd/bad\xffutf8"))
+        bad.path_bytes_hex.as_deref(),
+        Some(hex_encode(b"/usr/share/odd/bad\xffutf8").as_str())
     );
 }
 

@@ -12,17 +12,12 @@
 //! Time bounds are hang guards, not performance assertions.
 
 use extwatch_testsupport::cli;
+use extwatch_testsupport::erofs_patch::{dirent_table, nid_at, set_nid};
+use extwatch_testsupport::roots::write;
 use std::ffi::OsString;
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
-
-fn write(p: &Path, data: impl AsRef<[u8]>) {
-    if let Some(d) = p.parent() {
-        std::fs::create_dir_all(d).unwrap();
-    }
-    std::fs::write(p, data).unwrap();
-}
 
 fn mkfs(src: &Path, out: &Path) {
     let o = Command::new("mkfs.erofs")
@@ -32,32 +27,6 @@ fn mkfs(src: &Path, out: &Path) {
         .output()
         .expect("mkfs.erofs on the host (erofs-utils)");
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-}
-
-/// Offset of the dirent table of the directory block whose names start with `names`.
-fn dirent_table(img: &[u8], names: &[u8]) -> usize {
-    let hits: Vec<usize> = img
-        .windows(names.len())
-        .enumerate()
-        .filter(|(_, w)| *w == names)
-        .map(|(i, _)| i)
-        .collect();
-    assert_eq!(hits.len(), 1, "{:?}", String::from_utf8_lossy(names));
-    let p = hits[0];
-    (1..=p / 12)
-        .map(|n| p - 12 * n)
-        .find(|&t| usize::from(u16::from_le_bytes([img[t + 8], img[t + 9]])) == p - t)
-        .expect("dirent table")
-}
-
-fn nid_at(img: &[u8], table: usize, index: usize) -> u64 {
-    let at = table + 12 * index;
-    u64::from_le_bytes(img[at..at + 8].try_into().unwrap())
-}
-
-fn set_nid(img: &mut [u8], table: usize, index: usize, nid: u64) {
-    let at = table + 12 * index;
-    img[at..at + 8].copy_from_slice(&nid.to_le_bytes());
 }
 
 /// Runs `extwatch files --hash IMAGE` measured: (exit code, stdout+stderr, peak RSS KiB).
