@@ -270,6 +270,11 @@ mod tests {
         let b = RunBudget::new(0, 100, Duration::from_secs(600));
         assert!(b.take_hash(60).is_ok());
         let e = b.take_hash(50).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "the run's hashing budget (MAX_HASH_PER_RUN, 100 bytes) is spent: 50 bytes needed, \
+             40 left"
+        );
         assert!(
             e.contains("MAX_HASH_PER_RUN") && e.contains("40 left"),
             "{e}"
