@@ -71,21 +71,8 @@ fn a_missing_fact_is_an_error_not_a_pass() {
 
 fn entry(path: &str, mode: u32) -> FileEntry {
     FileEntry {
-        path: path.as_bytes().to_vec(),
-        kind: EntryKind::File,
         mode,
-        uid: 0,
-        gid: 0,
-        size: 0,
-        mtime: 0,
-        rdev: 0,
-        link_target: None,
-        capability: None,
-        selinux: None,
-        opaque: false,
-        whiteout: false,
-        sha256: None,
-        content_id: None,
+        ..crate::content::test_entry(path, EntryKind::File)
     }
 }
 

@@ -247,21 +247,8 @@ mod tests {
 
     fn file(size: u64) -> FileEntry {
         FileEntry {
-            path: b"/f".to_vec(),
-            kind: EntryKind::File,
-            mode: 0o644,
-            uid: 0,
-            gid: 0,
             size,
-            mtime: 0,
-            rdev: 0,
-            link_target: None,
-            capability: None,
-            selinux: None,
-            opaque: false,
-            whiteout: false,
-            sha256: None,
-            content_id: None,
+            ..crate::content::test_entry("/f", EntryKind::File)
         }
     }
 
