@@ -155,22 +155,7 @@ fn facts_of_tree(root: &Path) -> Facts {
     while let Some((p, rel)) = stack.pop() {
         let md = std::fs::symlink_metadata(&p).unwrap();
         let ft = md.file_type();
-        use std::os::unix::fs::FileTypeExt;
-        let ty = if ft.is_dir() {
-            "dir"
-        } else if ft.is_symlink() {
-            "symlink"
-        } else if ft.is_file() {
-            "file"
-        } else if ft.is_char_device() {
-            "char"
-        } else if ft.is_block_device() {
-            "block"
-        } else if ft.is_fifo() {
-            "fifo"
-        } else {
-            "socket"
-        };
+        let ty = extwatch_testsupport::roots::type_name(ft);
         let size = if ft.is_file() || ft.is_symlink() {
             md.len()
         } else {

@@ -8,6 +8,7 @@
 //! Fixtures are built at test time with mksquashfs, mkfs.erofs and sfdisk (`scripts/setup.sh --test`).
 
 use extwatch_testsupport::cli;
+use extwatch_testsupport::rng::XorShift;
 use extwatch_testsupport::roots::{link, mkfs_erofs, mksquashfs, run_ok, sysext_tree, tool, write};
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::{OsStr, OsString};
@@ -147,20 +148,6 @@ fn mkfifo(p: &Path) {
     run_ok(c);
 }
 
-/// Deterministic bytes (xorshift64), so failures reproduce.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn bytes(&mut self, n: usize) -> Vec<u8> {
-        (0..n).map(|_| self.next() as u8).collect()
-    }
-}
-
 /// squashfs `bytes_used` (superblock offset 40): the image proper, before mksquashfs's padding.
 fn squashfs_bytes_used(img: &[u8]) -> usize {
     u64::from_le_bytes(img[40..48].try_into().unwrap()) as usize
@@ -187,13 +174,13 @@ fn ten_thousand_junk_and_truncated_images() {
     let used = squashfs_bytes_used(&sq);
 
     const N: usize = 10_000;
-    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let mut rng = XorShift(0x9e37_79b9_7f4a_7c15);
     let mut sizes = BTreeMap::new();
     for i in 0..N {
         let data: Vec<u8> = match i % 10 {
             0 => Vec::new(),
             1 => {
-                let n = 1 + (rng.next() % 64) as usize;
+                let n = 1 + (rng.next_u64() % 64) as usize;
                 rng.bytes(n)
             }
             2 => rng.bytes(4096),
@@ -209,7 +196,7 @@ fn ten_thousand_junk_and_truncated_images() {
             // A GPT signature at LBA 1, then junk (CRCs wrong).
             5 => [&[0u8; 512][..], b"EFI PART", &rng.bytes(600)].concat(),
             // A real squashfs cut before its end.
-            6 | 7 => sq[..1 + (rng.next() as usize) % (used - 1)].to_vec(),
+            6 | 7 => sq[..1 + (rng.next_u64() as usize) % (used - 1)].to_vec(),
             // os-release text, not an image.
             8 => b"ID=_any\nSYSEXT_LEVEL=1\n".to_vec(),
             _ => vec![0xff; 8192],
@@ -1015,18 +1002,13 @@ fn audit_never_modifies_the_root() {
         .arg("sh")
         .arg(r)
         .arg(env!("CARGO_BIN_EXE_extwatch"))
-        .args(["audit", "--root"])
-        .arg(r)
-        .args([
-            "--format",
+        .args(cli::offline_args(
+            "audit",
+            r,
             "json",
-            "--systemd-version",
             "257",
-            "--mountinfo",
-            "/dev/null",
-            "--architecture",
-            "x86-64",
-        ])
+            Path::new("/dev/null"),
+        ))
         .output()
         .unwrap();
     match ro.status.code() {

@@ -62,15 +62,6 @@ fn os(v: &[&str]) -> Vec<OsString> {
     v.iter().map(OsString::from).collect()
 }
 
-const COMMON: [&str; 6] = [
-    "--systemd-version",
-    "257",
-    "--mountinfo",
-    "/dev/null",
-    "--architecture",
-    "x86-64",
-];
-
 /// Runs the commands an operator runs on a root, returning (everything printed or written, the JSON
 /// audit report, the baseline).
 fn every_command(root: &Path) -> (String, Report, Value) {
@@ -89,7 +80,7 @@ fn every_command(root: &Path) -> (String, Report, Value) {
     ] {
         let mut args = vec![cmd.into(), "--root".into(), r.clone(), "-v".into()];
         args.extend(os(&["--format", fmt]));
-        args.extend(os(&COMMON));
+        args.extend(os(&cli::OFFLINE_HOST));
         if cmd == "audit" {
             args.extend(os(&["--fail-on", "none"]));
         }
@@ -897,7 +888,7 @@ fn identical_layer_file_is_hashed_and_same_content() {
     let mut args = os(&["audit", "--root"]);
     args.push(r.into());
     args.extend(os(&["--format", "json", "--fail-on", "none"]));
-    args.extend(os(&COMMON));
+    args.extend(os(&cli::OFFLINE_HOST));
     let o = run(&args);
     assert_eq!(o.code, 0, "{}", o.stderr);
     let v = reports::report(o.stdout.as_bytes(), &o.stderr);
