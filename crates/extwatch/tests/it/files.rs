@@ -584,22 +584,29 @@ fn hostile_deep_tree_and_depth_limit() {
         .unwrap()
         .fs,
     );
-    let lim = extwatch_core::files::WalkLimits {
-        max_depth: 20,
-        ..Default::default()
-    };
-    let e = extwatch_core::files::walk(&c, &lim)
-        .unwrap_err()
-        .to_string();
-    assert!(e.contains("deeper than the limit of 20"), "{e}");
-    let lim = extwatch_core::files::WalkLimits {
-        max_entries: 10,
-        ..Default::default()
-    };
-    let e = extwatch_core::files::walk(&c, &lim)
-        .unwrap_err()
-        .to_string();
-    assert!(e.contains("more than the limit of 10 entries"), "{e}");
+    // ... and so is the entry limit.
+    let limits = extwatch_core::files::WalkLimits::default;
+    for (lim, want) in [
+        (
+            extwatch_core::files::WalkLimits {
+                max_depth: 20,
+                ..limits()
+            },
+            "deeper than the limit of 20",
+        ),
+        (
+            extwatch_core::files::WalkLimits {
+                max_entries: 10,
+                ..limits()
+            },
+            "more than the limit of 10 entries",
+        ),
+    ] {
+        let e = extwatch_core::files::walk(&c, &lim)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(want), "{e}");
+    }
 }
 
 /// A hard-link storm that is also a bomb: 2,000 links to one 1 GiB sparse file are 2 TiB of
