@@ -11,10 +11,9 @@
 //! (`verity::tests`), where a reader can fail on demand.
 
 use extwatch_testsupport::cli;
-use extwatch_testsupport::roots::{sysext_tree, write};
+use extwatch_testsupport::roots::{mksquashfs, sysext_tree, write};
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
 use extwatch_model::{Report, Severity};
@@ -350,17 +349,7 @@ fn release_bombs_across_images_are_bounded_in_memory_and_report() {
         let name = format!("bomb{i:02}");
         let tree = src.path().join(&name);
         sysext_tree(&tree, &name, &bomb);
-        let out = Command::new("mksquashfs")
-            .arg(&tree)
-            .arg(dir.join(format!("{name}.raw")))
-            .args(["-noappend", "-quiet", "-no-progress", "-comp", "zstd"])
-            .output()
-            .expect("mksquashfs (scripts/setup.sh --test)");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        mksquashfs(&tree, &dir.join(format!("{name}.raw")), "zstd");
     }
     let (out, v) = audit(r, LIMIT);
     let imgs = &v.images;
