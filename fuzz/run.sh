@@ -13,20 +13,8 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 [ $# -ge 2 ] || { echo "usage: fuzz/run.sh TARGET SECONDS [JOBS]" >&2; exit 2; }
 t=$1 secs=$2 jobs=${3:-1}
-target_dir=${FUZZ_TARGET_DIR:-$here/target}
-rss=${FUZZ_RSS_MB:-2048}
-per_input=${FUZZ_TIMEOUT:-10}
-
-if ! cargo fuzz --version >/dev/null 2>&1; then
-  echo ">> installing cargo-fuzz" >&2
-  cargo install cargo-fuzz --locked
-fi
-if cargo +nightly --version >/dev/null 2>&1; then
-  fuzz=(cargo +nightly fuzz)
-else
-  export RUSTC_BOOTSTRAP=1
-  fuzz=(cargo fuzz)
-fi
+# shellcheck source=fuzz/common.sh
+. "$here/common.sh"
 
 "$here/seed.sh" >&2
 cd "$here"
@@ -36,11 +24,7 @@ mkdir -p "$here/artifacts/$t" "$here/corpus/$t"
 log="$here/artifacts/$t.run.log"
 extra=()
 [ "$jobs" -gt 1 ] && extra+=(-fork="$jobs" -ignore_crashes=0)
-asan=${ASAN_OPTIONS:-}
-if [ "$t" = veritysig ] || [ "$t" = verity ]; then
-  extra+=(-detect_leaks=0)
-  asan="${asan:+$asan:}detect_leaks=0"
-fi
+leak_options "$t"
 start=$(date +%s)
 status=0
 ASAN_OPTIONS="$asan" "${fuzz[@]}" run "${san[@]}" --target-dir "$target_dir" "$t" "$here/corpus/$t" -- \

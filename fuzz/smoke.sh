@@ -2,10 +2,8 @@
 # Smoke-fuzzes every target for SECONDS each (default 20) and fails on any crash, timeout or OOM.
 #   fuzz/smoke.sh [SECONDS] [TARGET...]
 # Installs cargo-fuzz when missing, (re)generates the seed corpora with seed.sh, builds all targets
-# with AddressSanitizer, then runs each with -max_total_time. Uses `cargo +nightly` when a nightly
-# toolchain exists, else stable with RUSTC_BOOTSTRAP=1 (what cargo-fuzz's -Z flags need).
-# Environment: FUZZ_TARGET_DIR (default fuzz/target), FUZZ_RSS_MB (default 2048),
-# FUZZ_TIMEOUT (seconds per input before it counts as a hang, default 10).
+# with AddressSanitizer, then runs each with -max_total_time. Toolchain and environment
+# (FUZZ_TARGET_DIR, FUZZ_RSS_MB, FUZZ_TIMEOUT): see common.sh.
 # Crashing inputs land in fuzz/artifacts/<target>/; reproduce with
 #   cargo +nightly fuzz run <target> fuzz/artifacts/<target>/<file>
 set -euo pipefail
@@ -15,22 +13,8 @@ secs=${1:-20}
 shift || true
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(osrelease mountinfo image ddi verity veritysig erofs squashfs)
-target_dir=${FUZZ_TARGET_DIR:-$here/target}
-rss=${FUZZ_RSS_MB:-2048}
-per_input=${FUZZ_TIMEOUT:-10}
-
-if ! cargo fuzz --version >/dev/null 2>&1; then
-  echo ">> installing cargo-fuzz" >&2
-  cargo install cargo-fuzz --locked
-fi
-
-if cargo +nightly --version >/dev/null 2>&1; then
-  fuzz=(cargo +nightly fuzz)
-else
-  echo ">> no nightly toolchain: using stable with RUSTC_BOOTSTRAP=1" >&2
-  export RUSTC_BOOTSTRAP=1
-  fuzz=(cargo fuzz)
-fi
+# shellcheck source=fuzz/common.sh
+. "$here/common.sh"
 
 "$here/seed.sh"
 
@@ -45,15 +29,7 @@ for t in "${targets[@]}"; do
   echo ">> fuzzing $t for ${secs}s" >&2
   mkdir -p "$here/artifacts/$t"
   extra=()
-  # LeakSanitizer reports allocations that are not ours and would fail runs at random: OpenSSL keeps
-  # small allocations alive on some d2i error paths (only libcrypto frames; veritysig), and glibc's
-  # thread-local destructor registration (__cxa_thread_atexit_impl) for the hashing threads that
-  # the verity tree spawns. Crashes, timeouts and OOMs still count for both.
-  asan=${ASAN_OPTIONS:-}
-  if [ "$t" = veritysig ] || [ "$t" = verity ]; then
-    extra+=(-detect_leaks=0)
-    asan="${asan:+$asan:}detect_leaks=0"
-  fi
+  leak_options "$t"
   if ! ASAN_OPTIONS="$asan" "${fuzz[@]}" run --target-dir "$target_dir" "$t" "$here/corpus/$t" -- \
       -max_total_time="$secs" -timeout="$per_input" -rss_limit_mb="$rss" "${extra[@]}" \
       -print_final_stats=1 -artifact_prefix="$here/artifacts/$t/" 2>"$here/artifacts/$t.log"; then

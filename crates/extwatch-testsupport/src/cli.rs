@@ -194,6 +194,17 @@ pub fn run_0_or_1(program: &Path, args: &[OsString], limit: Duration, measure: b
     r
 }
 
+/// The flags that make an `audit`/`inventory` independent of the machine running the test: systemd
+/// 257, an empty mount table, x86-64 (see [`offline_args`]).
+pub const OFFLINE_HOST: [&str; 6] = [
+    "--systemd-version",
+    "257",
+    "--mountinfo",
+    "/dev/null",
+    "--architecture",
+    "x86-64",
+];
+
 /// `COMMAND --root ROOT --format FORMAT --systemd-version VERSION --mountinfo MOUNTINFO
 /// --architecture x86-64`: an `audit`/`inventory` of an offline root whose result depends on nothing
 /// of the machine running the test (its systemd, mount table or CPU).

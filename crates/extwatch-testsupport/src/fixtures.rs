@@ -140,16 +140,48 @@ impl Image {
     }
 }
 
+/// `systemd-repart` creating a new, minimal image (offline) from the partition definitions in `defs`
+/// with files copied from `source`; the caller appends options and the output path.
+pub(crate) fn repart_argv(defs: &Path, source: &Path) -> Vec<String> {
+    vec![
+        "systemd-repart".into(),
+        "--empty=create".into(),
+        "--size=auto".into(),
+        "--dry-run=no".into(),
+        "--offline=yes".into(),
+        "--no-pager".into(),
+        format!("--definitions={}", defs.to_string_lossy()),
+        format!("--copy-source={}", source.to_string_lossy()),
+    ]
+}
+
 /// Sets an xattr with `setfattr`.
 pub fn set_xattr(path: &Path, name: &str, value: &str) -> io::Result<()> {
-    let st = Command::new("setfattr")
-        .args(["-n", name, "-v", value])
-        .arg(path)
-        .status()?;
-    if !st.success() {
+    let mut c = Command::new("setfattr");
+    c.args(["-n", name, "-v", value]).arg(path);
+    crate::status_ok(
+        &mut c,
+        format_args!("setfattr {name} on {}", path.display()),
+    )
+}
+
+/// A self-signed RSA certificate `cert` for `/CN=cn`, valid `days` days, with its unencrypted key
+/// `key` (PEM, made with the openssl CLI).
+pub fn self_signed_cert(key: &Path, cert: &Path, cn: &str, days: u32) -> io::Result<()> {
+    let o = Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days"])
+        .arg(days.to_string())
+        .arg("-subj")
+        .arg(format!("/CN={cn}"))
+        .arg("-keyout")
+        .arg(key)
+        .arg("-out")
+        .arg(cert)
+        .output()?;
+    if !o.status.success() {
         return Err(io::Error::other(format!(
-            "setfattr {name} on {} failed",
-            path.display()
+            "openssl req failed: {}",
+            String::from_utf8_lossy(&o.stderr)
         )));
     }
     Ok(())
@@ -252,22 +284,7 @@ impl Fixtures {
         let key = self.cache.join("signing-key.pem");
         let cert = self.cache.join("signing-cert.crt");
         if !cert.exists() {
-            let st = Command::new("openssl")
-                .args([
-                    "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "30",
-                ])
-                .args(["-subj", "/CN=extwatch test signer"])
-                .arg("-keyout")
-                .arg(&key)
-                .arg("-out")
-                .arg(&cert)
-                .output()?;
-            if !st.status.success() {
-                return Err(io::Error::other(format!(
-                    "openssl req failed: {}",
-                    String::from_utf8_lossy(&st.stderr)
-                )));
-            }
+            self_signed_cert(&key, &cert, "extwatch test signer", 30)?;
         }
         Ok((key, cert))
     }
@@ -353,16 +370,7 @@ impl Fixtures {
                     extra.push(format!("--private-key={}", s(&key)));
                     extra.push(format!("--certificate={}", s(&cert)));
                 }
-                let mut v: Vec<String> = vec![
-                    "systemd-repart".into(),
-                    "--empty=create".into(),
-                    "--size=auto".into(),
-                    "--dry-run=no".into(),
-                    "--offline=yes".into(),
-                    "--no-pager".into(),
-                    format!("--definitions={}", s(&defs)),
-                    format!("--copy-source={}", s(&stage)),
-                ];
+                let mut v = repart_argv(&defs, &stage);
                 v.extend(extra);
                 v.push(s(&out));
                 v

@@ -64,6 +64,7 @@ pub mod fixtures;
 pub mod golden;
 pub mod reports;
 pub mod repro;
+pub mod rng;
 pub mod roots;
 pub mod runner;
 pub mod sqfs_writer;
@@ -194,4 +195,16 @@ pub fn shell_quote(s: &str) -> String {
 /// Quotes a path for `sh` (paths here are UTF-8; test roots are made by us).
 pub fn shell_quote_path(p: &Path) -> String {
     shell_quote(&p.to_string_lossy())
+}
+
+/// Runs `cmd` to completion; an error saying "`what` failed: STATUS" unless it exits 0.
+pub(crate) fn status_ok(
+    cmd: &mut std::process::Command,
+    what: std::fmt::Arguments,
+) -> std::io::Result<()> {
+    let st = cmd.status()?;
+    if !st.success() {
+        return Err(std::io::Error::other(format!("{what} failed: {st}")));
+    }
+    Ok(())
 }

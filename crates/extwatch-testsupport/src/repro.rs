@@ -47,35 +47,22 @@ pub fn fix_tree(dir: &Path, epoch: u64) -> io::Result<()> {
         };
         fs::set_permissions(&p, fs::Permissions::from_mode(special | mode))?;
     }
-    let st = Command::new("find")
-        .arg(dir)
+    let mut c = Command::new("find");
+    c.arg(dir)
         .args(["-exec", "touch", "-h", "-d"])
         .arg(format!("@{epoch}"))
-        .args(["{}", "+"])
-        .status()?;
-    if !st.success() {
-        return Err(io::Error::other(format!(
-            "setting mtimes under {} failed: {st}",
-            dir.display()
-        )));
-    }
-    Ok(())
+        .args(["{}", "+"]);
+    crate::status_ok(
+        &mut c,
+        format_args!("setting mtimes under {}", dir.display()),
+    )
 }
 
 /// Sets the mtime of one path (not following a symlink) to `epoch`.
 pub fn touch(path: &Path, epoch: u64) -> io::Result<()> {
-    let st = Command::new("touch")
-        .args(["-h", "-d"])
-        .arg(format!("@{epoch}"))
-        .arg(path)
-        .status()?;
-    if !st.success() {
-        return Err(io::Error::other(format!(
-            "touch {} failed: {st}",
-            path.display()
-        )));
-    }
-    Ok(())
+    let mut c = Command::new("touch");
+    c.args(["-h", "-d"]).arg(format!("@{epoch}")).arg(path);
+    crate::status_ok(&mut c, format_args!("touch {}", path.display()))
 }
 
 /// A build command line (`mksquashfs …`, `mkfs.erofs …`, `systemd-repart …`) made reproducible with

@@ -3,9 +3,29 @@
 //! and the host-tool runners they share (`tool`, `run_ok`, `mksquashfs`, `mkfs_erofs`).
 //! Every helper panics on failure: these are test fixtures, and a failed fixture is a failed test.
 
-use std::os::unix::fs::symlink;
+use std::os::unix::fs::{symlink, FileTypeExt};
 use std::path::Path;
 use std::process::Command;
+
+/// The name the `files` report gives a file type (`dir`, `file`, `symlink`, `char`, `block`, `fifo`,
+/// `socket`), for comparing a tree on disk with what extwatch read.
+pub fn type_name(ft: std::fs::FileType) -> &'static str {
+    if ft.is_dir() {
+        "dir"
+    } else if ft.is_file() {
+        "file"
+    } else if ft.is_symlink() {
+        "symlink"
+    } else if ft.is_char_device() {
+        "char"
+    } else if ft.is_block_device() {
+        "block"
+    } else if ft.is_fifo() {
+        "fifo"
+    } else {
+        "socket"
+    }
+}
 
 /// Writes `data` at `p`, parents created.
 pub fn write(p: &Path, data: impl AsRef<[u8]>) {

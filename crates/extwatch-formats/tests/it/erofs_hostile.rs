@@ -22,8 +22,9 @@
 )]
 
 use extwatch_testsupport::erofs_patch::{dirent_table, nid_at, set_nid};
-use extwatch_testsupport::roots::write;
-use std::path::{Path, PathBuf};
+use extwatch_testsupport::roots::{mkfs_erofs, write};
+use extwatch_testsupport::trixie_path;
+use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -50,30 +51,15 @@ fn scratch() -> tempfile::TempDir {
 
 /// Host mkfs.erofs (erofs-utils 1.5), uncompressed unless `extra` says otherwise.
 fn mkfs(src: &Path, out: &Path, extra: &[&str]) {
-    let o = Command::new("mkfs.erofs")
-        .args(["--quiet", "-T0"])
-        .args(extra)
-        .arg(out)
-        .arg(src)
-        .output()
-        .expect("mkfs.erofs on the host (erofs-utils)");
-    assert!(
-        o.status.success(),
-        "mkfs.erofs {extra:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-}
-
-fn trixie() -> PathBuf {
-    std::env::var_os("EXTWATCH_TRIXIE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/var/cache/extwatch/trixie"))
+    let mut args = vec!["-T0"];
+    args.extend_from_slice(extra);
+    mkfs_erofs(src, out, &args);
 }
 
 /// erofs-utils 1.8's mkfs.erofs from the trixie root, run in a private mount namespace with `dir`
 /// bound at the same path inside. `false` when there is no trixie root (the test then skips).
 fn mkfs18(dir: &Path, src: &Path, out: &Path, extra: &[&str]) -> bool {
-    let t = trixie();
+    let t = trixie_path();
     if !t.join("usr/bin/mkfs.erofs").exists() {
         return false;
     }
@@ -413,7 +399,7 @@ fn lzma_fragment_images_read_correctly_and_in_time() {
         if !mkfs18(t.path(), &src, &img, args) {
             eprintln!(
                 "SKIP: no trixie root with erofs-utils 1.8 at {}",
-                trixie().display()
+                trixie_path().display()
             );
             return;
         }

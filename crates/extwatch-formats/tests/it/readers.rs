@@ -18,6 +18,7 @@ use std::sync::{Arc, OnceLock};
 
 use extwatch_formats::ddi::{self, crc32, PartitionRole};
 use extwatch_formats::{open_image, EntryKind, FsError, FsReader, RawFormat, ReadAt};
+use extwatch_testsupport::rng::XorShift;
 
 const ROOT_X86_64: &str = "4f68bce3-e8cd-4db1-96e7-fbcaf984b709";
 const LINUX_GENERIC: &str = "0fc63daf-8483-4772-8e79-3d69d8477de4";
@@ -47,26 +48,6 @@ struct Fixture {
     out: PathBuf,
 }
 
-/// Deterministic pseudo-random bytes.
-struct XorShift(u64);
-impl XorShift {
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        x
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        if n == 0 {
-            0
-        } else {
-            self.next() % n
-        }
-    }
-}
-
 fn fixture() -> &'static Fixture {
     static F: OnceLock<Fixture> = OnceLock::new();
     F.get_or_init(|| {
@@ -83,7 +64,7 @@ fn fixture() -> &'static Fixture {
         std::fs::write(&release, "ID=_any\nSYSEXT_LEVEL=1\n").unwrap();
         let mut rng = XorShift(0x1234_5678_9abc_def1);
         let big: Vec<u8> = (0..300_000)
-            .map(|_| (rng.next() % 7) as u8 + b'a')
+            .map(|_| (rng.next_u64() % 7) as u8 + b'a')
             .collect();
         let hello = tree.join("usr/bin/hello");
         std::fs::write(&hello, &big).unwrap();
@@ -786,7 +767,7 @@ fn mutated_images_fail_cleanly() {
                 let b = &mut m[pos as usize];
                 *b ^= 1 << rng.below(8);
                 if rng.below(4) == 0 {
-                    *b = rng.next() as u8;
+                    *b = rng.next_u64() as u8;
                 }
             }
             let t = std::time::Instant::now();

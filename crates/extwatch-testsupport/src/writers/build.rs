@@ -8,6 +8,20 @@ use std::process::{Command, Stdio};
 use super::{Host, Recipe, TreePaths, Variant};
 use crate::runner::trixie_exec;
 
+/// An error unless the tool `argv` succeeded and wrote `out`: the command line, status and output.
+fn check_built(argv: &[String], o: &std::process::Output, out: &Path) -> io::Result<()> {
+    if o.status.success() && out.exists() {
+        return Ok(());
+    }
+    Err(io::Error::other(format!(
+        "{} failed ({}): {}{}",
+        argv.join(" "),
+        o.status,
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )))
+}
+
 /// Byte offset of the file system inside a DDI made by [`build_variant`].
 pub const DDI_FS_OFFSET: u64 = 2048 * 512;
 
@@ -60,15 +74,7 @@ pub fn build_variant(
                     trixie_exec(trixie, &[work], &argv)?
                 }
             };
-            if !o.status.success() || !out.exists() {
-                return Err(io::Error::other(format!(
-                    "{} failed ({}): {}{}",
-                    argv.join(" "),
-                    o.status,
-                    String::from_utf8_lossy(&o.stdout),
-                    String::from_utf8_lossy(&o.stderr)
-                )));
-            }
+            check_built(&argv, &o, out)?;
             Ok(0)
         }
         Recipe::Repart => {
@@ -82,28 +88,10 @@ pub fn build_variant(
                     v.fs.as_str()
                 ),
             )?;
-            let s = |p: &Path| p.to_string_lossy().into_owned();
-            let argv: Vec<String> = vec![
-                "systemd-repart".into(),
-                "--empty=create".into(),
-                "--size=auto".into(),
-                "--dry-run=no".into(),
-                "--offline=yes".into(),
-                "--no-pager".into(),
-                format!("--definitions={}", s(&defs)),
-                format!("--copy-source={}", s(&tree.src)),
-                s(out),
-            ];
+            let mut argv = crate::fixtures::repart_argv(&defs, &tree.src);
+            argv.push(out.to_string_lossy().into_owned());
             let o = trixie_exec(trixie, &[work], &argv)?;
-            if !o.status.success() || !out.exists() {
-                return Err(io::Error::other(format!(
-                    "{} failed ({}): {}{}",
-                    argv.join(" "),
-                    o.status,
-                    String::from_utf8_lossy(&o.stdout),
-                    String::from_utf8_lossy(&o.stderr)
-                )));
-            }
+            check_built(&argv, &o, out)?;
             first_partition_offset(out)
         }
         Recipe::Ddi {

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use super::run_ok;
+use crate::rng::XorShift;
 
 /// What [`build_rich_tree`] could and could not put into the tree.
 #[derive(Debug, Clone, Default)]
@@ -15,35 +16,6 @@ pub struct TreeInfo {
     pub notes: Vec<String>,
     /// Number of entries written (directories included).
     pub entries: usize,
-}
-
-/// Deterministic pseudo-random bytes (xorshift64).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        x
-    }
-
-    /// `n` bytes that compress somewhat (16-letter alphabet with runs), like real files.
-    fn data(&mut self, n: usize) -> Vec<u8> {
-        let mut v = Vec::with_capacity(n);
-        while v.len() < n {
-            let r = self.next();
-            let run = (r >> 60) as usize % 3 + 1;
-            for _ in 0..run {
-                if v.len() < n {
-                    v.push(b'a' + (r % 16) as u8);
-                }
-            }
-        }
-        v
-    }
 }
 
 fn chmod(p: &Path, mode: u32) -> io::Result<()> {
@@ -171,7 +143,7 @@ pub fn build_rich_tree(root: &Path, kind: TreeKind) -> io::Result<TreeInfo> {
     let mut info = TreeInfo::default();
     fs::create_dir_all(root)?;
     chmod(root, 0o755)?;
-    let mut rng = Rng(0x5eed_1234_abcd_0001);
+    let mut rng = XorShift(0x5eed_1234_abcd_0001);
     let d = |rel: &str| -> io::Result<PathBuf> {
         let p = root.join(rel);
         fs::create_dir_all(&p)?;

@@ -82,18 +82,18 @@ pub const ROOT_X86_64: &str = "4f68bce3-e8cd-4db1-96e7-fbcaf984b709";
 pub const USR_X86_64: &str = "8484680c-9521-48c6-9c11-b0720656f69e";
 
 fn tool(host: Host, argv: &[&str]) -> Recipe {
-    Recipe::Tool {
-        host,
-        argv: argv.iter().map(|s| s.to_string()).collect(),
-        stdin: None,
-    }
+    tool_with_stdin(host, argv, None)
 }
 
 fn tool_stdin(host: Host, argv: &[&str], stdin: &'static str) -> Recipe {
+    tool_with_stdin(host, argv, Some(stdin))
+}
+
+fn tool_with_stdin(host: Host, argv: &[&str], stdin: Option<&'static str>) -> Recipe {
     Recipe::Tool {
         host,
         argv: argv.iter().map(|s| s.to_string()).collect(),
-        stdin: Some(stdin),
+        stdin,
     }
 }
 
@@ -104,6 +104,26 @@ fn variant(name: &str, fs: FsType, recipe: Recipe) -> Variant {
         recipe,
         proxy: None,
         tree: TreeKind::Full,
+    }
+}
+
+/// The squashfs variant `PREFIX-C` for compressor `c`; lzma, which the kernel cannot mount, takes
+/// its kernel view from `PREFIX-gzip`.
+fn per_compressor(prefix: &str, c: &str, recipe: Recipe) -> Variant {
+    let mut x = variant(&format!("{prefix}-{c}"), FsType::Squashfs, recipe);
+    if c == "lzma" {
+        x.proxy = Some(format!("{prefix}-gzip"));
+    }
+    x
+}
+
+/// [`listed_compressors`], or `fallback` when the binary lists none (or is missing).
+fn compressors_or(program: &str, help_arg: &str, fallback: &[&str]) -> Vec<String> {
+    let listed = listed_compressors(program, help_arg);
+    if listed.is_empty() {
+        fallback.iter().map(|c| c.to_string()).collect()
+    } else {
+        listed
     }
 }
 
@@ -162,22 +182,17 @@ pub fn variants(ng: bool) -> Vec<Variant> {
         a.extend_from_slice(extra);
         tool(host, &a)
     };
-    let mut comps = listed_compressors("mksquashfs", "-help");
-    if comps.is_empty() {
-        comps = ["gzip", "lzo", "lz4", "xz", "zstd", "lzma"]
-            .map(String::from)
-            .to_vec();
-    }
+    let comps = compressors_or(
+        "mksquashfs",
+        "-help",
+        &["gzip", "lzo", "lz4", "xz", "zstd", "lzma"],
+    );
     for c in &comps {
-        let mut x = variant(
-            &format!("mksquashfs-{c}"),
-            Squashfs,
+        v.push(per_compressor(
+            "mksquashfs",
+            c,
             mks(H, &["-comp", c.as_str()]),
-        );
-        if c == "lzma" {
-            x.proxy = Some("mksquashfs-gzip".into());
-        }
-        v.push(x);
+        ));
     }
     for (name, extra) in [
         ("mksquashfs-gzip-4k", &["-b", "4K"][..]),
@@ -236,23 +251,14 @@ pub fn variants(ng: bool) -> Vec<Variant> {
         )
     };
     if ng {
-        let mut ng_comps = listed_compressors("tar2sqfs", "--help");
-        if ng_comps.is_empty() {
-            ng_comps = ["gzip", "lzma", "lzo", "xz", "lz4", "zstd"]
-                .map(String::from)
-                .to_vec();
-        }
+        let ng_comps = compressors_or(
+            "tar2sqfs",
+            "--help",
+            &["gzip", "lzma", "lzo", "xz", "lz4", "zstd"],
+        );
         for c in &ng_comps {
-            let mut x = variant(&format!("gensquashfs-{c}"), Squashfs, gen(c, &[]));
-            if c == "lzma" {
-                x.proxy = Some("gensquashfs-gzip".into());
-            }
-            v.push(x);
-            let mut x = variant(&format!("tar2sqfs-{c}"), Squashfs, t2s(c));
-            if c == "lzma" {
-                x.proxy = Some("tar2sqfs-gzip".into());
-            }
-            v.push(x);
+            v.push(per_compressor("gensquashfs", c, gen(c, &[])));
+            v.push(per_compressor("tar2sqfs", c, t2s(c)));
         }
         v.push(variant(
             "gensquashfs-zstd-1m-no-tailpack",

@@ -6,6 +6,7 @@ use std::process::Command;
 
 use extwatch_model::{ImageClass, Report};
 use extwatch_testsupport::reports::{self, ReportExt};
+use extwatch_testsupport::roots::{base_root, sysext_tree, write};
 
 fn extwatch(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_extwatch"))
@@ -14,20 +15,12 @@ fn extwatch(args: &[&str]) -> std::process::Output {
         .expect("run extwatch")
 }
 
-fn write(p: &Path, s: &str) {
-    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-    std::fs::write(p, s).unwrap();
-}
+/// A Debian 13 os-release (the test roots' own, and a release matching them).
+const DEB13: &str = "ID=debian\nVERSION_ID=13\n";
 
 fn sysext_dir(root: &Path, dir: &str, name: &str, release: &str) {
     let d = root.join(dir.trim_start_matches('/')).join(name);
-    write(
-        &d.join(format!(
-            "usr/lib/extension-release.d/extension-release.{name}"
-        )),
-        release,
-    );
-    write(&d.join(format!("usr/bin/{name}")), "#!/bin/sh\n");
+    sysext_tree(&d, name, release);
 }
 
 /// The `audit`/`inventory --format json` report of a run.
@@ -36,25 +29,14 @@ fn report(out: &std::process::Output) -> Report {
 }
 
 fn root() -> tempfile::TempDir {
-    let t = tempfile::tempdir().unwrap();
-    write(
-        &t.path().join("etc/os-release"),
-        "ID=debian\nVERSION_ID=13\n",
-    );
-    std::fs::create_dir_all(t.path().join("usr/lib")).unwrap();
-    t
+    base_root("extwatch-cli")
 }
 
 #[test]
 fn audit_json_contract_precedence_and_exit_codes() {
     let t = root();
     let r = t.path();
-    sysext_dir(
-        r,
-        "/var/lib/extensions",
-        "good",
-        "ID=debian\nVERSION_ID=13\n",
-    );
+    sysext_dir(r, "/var/lib/extensions", "good", DEB13);
     sysext_dir(
         r,
         "/var/lib/extensions",
@@ -62,14 +44,9 @@ fn audit_json_contract_precedence_and_exit_codes() {
         "ID=fedora\nVERSION_ID=41\n",
     );
     sysext_dir(r, "/var/lib/extensions", "anyos", "ID=_any\n");
-    sysext_dir(
-        r,
-        "/var/lib/extensions",
-        "masked",
-        "ID=debian\nVERSION_ID=13\n",
-    );
+    sysext_dir(r, "/var/lib/extensions", "masked", DEB13);
     std::fs::create_dir_all(r.join("etc/extensions/masked")).unwrap();
-    sysext_dir(r, "/run/extensions", "good", "ID=debian\nVERSION_ID=13\n");
+    sysext_dir(r, "/run/extensions", "good", DEB13);
     sysext_dir(r, "/var/lib/extensions.d", "staged", "ID=debian\n");
     sysext_dir(r, "/etc/confexts", "conf", "ID=debian\n");
     let root = r.to_str().unwrap();
@@ -147,18 +124,8 @@ fn audit_json_contract_precedence_and_exit_codes() {
 fn version_rules_differ_between_252_and_257() {
     let t = root();
     let r = t.path();
-    sysext_dir(
-        r,
-        "/var/lib/extensions",
-        "tool.sysext",
-        "ID=debian\nVERSION_ID=13\n",
-    );
-    sysext_dir(
-        r,
-        "/usr/lib/extensions",
-        "old",
-        "ID=debian\nVERSION_ID=13\n",
-    );
+    sysext_dir(r, "/var/lib/extensions", "tool.sysext", DEB13);
+    sysext_dir(r, "/usr/lib/extensions", "old", DEB13);
     let root = r.to_str().unwrap();
     let names = |ver: &str| -> Vec<(String, bool)> {
         let v = report(&extwatch(&[
@@ -196,7 +163,7 @@ fn usage_and_runtime_errors_exit_2() {
     );
     let t = root();
     let bad = t.path().join("mi");
-    std::fs::write(&bad, "garbage line\n").unwrap();
+    write(&bad, "garbage line\n");
     let out = extwatch(&[
         "inventory",
         "--root",

@@ -155,22 +155,7 @@ fn facts_of_tree(root: &Path) -> Facts {
     while let Some((p, rel)) = stack.pop() {
         let md = std::fs::symlink_metadata(&p).unwrap();
         let ft = md.file_type();
-        use std::os::unix::fs::FileTypeExt;
-        let ty = if ft.is_dir() {
-            "dir"
-        } else if ft.is_symlink() {
-            "symlink"
-        } else if ft.is_file() {
-            "file"
-        } else if ft.is_char_device() {
-            "char"
-        } else if ft.is_block_device() {
-            "block"
-        } else if ft.is_fifo() {
-            "fifo"
-        } else {
-            "socket"
-        };
+        let ty = extwatch_testsupport::roots::type_name(ft);
         let size = if ft.is_file() || ft.is_symlink() {
             md.len()
         } else {
@@ -599,22 +584,29 @@ fn hostile_deep_tree_and_depth_limit() {
         .unwrap()
         .fs,
     );
-    let lim = extwatch_core::files::WalkLimits {
-        max_depth: 20,
-        ..Default::default()
-    };
-    let e = extwatch_core::files::walk(&c, &lim)
-        .unwrap_err()
-        .to_string();
-    assert!(e.contains("deeper than the limit of 20"), "{e}");
-    let lim = extwatch_core::files::WalkLimits {
-        max_entries: 10,
-        ..Default::default()
-    };
-    let e = extwatch_core::files::walk(&c, &lim)
-        .unwrap_err()
-        .to_string();
-    assert!(e.contains("more than the limit of 10 entries"), "{e}");
+    // ... and so is the entry limit.
+    let limits = extwatch_core::files::WalkLimits::default;
+    for (lim, want) in [
+        (
+            extwatch_core::files::WalkLimits {
+                max_depth: 20,
+                ..limits()
+            },
+            "deeper than the limit of 20",
+        ),
+        (
+            extwatch_core::files::WalkLimits {
+                max_entries: 10,
+                ..limits()
+            },
+            "more than the limit of 10 entries",
+        ),
+    ] {
+        let e = extwatch_core::files::walk(&c, &lim)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(want), "{e}");
+    }
 }
 
 /// A hard-link storm that is also a bomb: 2,000 links to one 1 GiB sparse file are 2 TiB of

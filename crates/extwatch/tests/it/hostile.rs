@@ -8,6 +8,7 @@
 //! Fixtures are built at test time with mksquashfs, mkfs.erofs and sfdisk (`scripts/setup.sh --test`).
 
 use extwatch_testsupport::cli;
+use extwatch_testsupport::rng::XorShift;
 use extwatch_testsupport::roots::{link, mkfs_erofs, mksquashfs, run_ok, sysext_tree, tool, write};
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::{OsStr, OsString};
@@ -104,6 +105,14 @@ fn base_root() -> tempfile::TempDir {
     extwatch_testsupport::roots::base_root("extwatch-hostile")
 }
 
+/// [`base_root`] with an empty `/var/lib/extensions`, returned as well.
+fn extensions_root() -> (tempfile::TempDir, PathBuf) {
+    let t = base_root();
+    let vle = t.path().join("var/lib/extensions");
+    std::fs::create_dir_all(&vle).unwrap();
+    (t, vle)
+}
+
 /// A GPT disk image holding `fs` in one partition of type `type_guid`, built with sfdisk.
 fn make_ddi(fs: &Path, out: &Path, type_guid: &str) {
     let fs_len = std::fs::metadata(fs).unwrap().len();
@@ -147,20 +156,6 @@ fn mkfifo(p: &Path) {
     run_ok(c);
 }
 
-/// Deterministic bytes (xorshift64), so failures reproduce.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn bytes(&mut self, n: usize) -> Vec<u8> {
-        (0..n).map(|_| self.next() as u8).collect()
-    }
-}
-
 /// squashfs `bytes_used` (superblock offset 40): the image proper, before mksquashfs's padding.
 fn squashfs_bytes_used(img: &[u8]) -> usize {
     u64::from_le_bytes(img[40..48].try_into().unwrap()) as usize
@@ -174,10 +169,8 @@ const LIMIT: Duration = Duration::from_secs(60);
 /// 10,000 `.raw` files of junk and truncated squashfs: every one is reported, each as malformed.
 #[test]
 fn ten_thousand_junk_and_truncated_images() {
-    let t = base_root();
+    let (t, dir) = extensions_root();
     let r = t.path();
-    let dir = r.join("var/lib/extensions");
-    std::fs::create_dir_all(&dir).unwrap();
 
     let src = tempfile::tempdir().unwrap();
     sysext_tree(&src.path().join("tree"), "real", "ID=_any\n");
@@ -187,13 +180,13 @@ fn ten_thousand_junk_and_truncated_images() {
     let used = squashfs_bytes_used(&sq);
 
     const N: usize = 10_000;
-    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let mut rng = XorShift(0x9e37_79b9_7f4a_7c15);
     let mut sizes = BTreeMap::new();
     for i in 0..N {
         let data: Vec<u8> = match i % 10 {
             0 => Vec::new(),
             1 => {
-                let n = 1 + (rng.next() % 64) as usize;
+                let n = 1 + (rng.next_u64() % 64) as usize;
                 rng.bytes(n)
             }
             2 => rng.bytes(4096),
@@ -209,7 +202,7 @@ fn ten_thousand_junk_and_truncated_images() {
             // A GPT signature at LBA 1, then junk (CRCs wrong).
             5 => [&[0u8; 512][..], b"EFI PART", &rng.bytes(600)].concat(),
             // A real squashfs cut before its end.
-            6 | 7 => sq[..1 + (rng.next() as usize) % (used - 1)].to_vec(),
+            6 | 7 => sq[..1 + (rng.next_u64() as usize) % (used - 1)].to_vec(),
             // os-release text, not an image.
             8 => b"ID=_any\nSYSEXT_LEVEL=1\n".to_vec(),
             _ => vec![0xff; 8192],
@@ -352,10 +345,8 @@ fn symlinks_loop_or_escape_but_stay_inside_the_root() {
 /// as the root's /etc/os-release: nothing blocks, none is an image, the FIFO release is malformed.
 #[test]
 fn fifos_sockets_and_devices_never_block() {
-    let t = base_root();
+    let (t, vle) = extensions_root();
     let r = t.path();
-    let vle = r.join("var/lib/extensions");
-    std::fs::create_dir_all(&vle).unwrap();
     mkfifo(&vle.join("fifo.raw"));
     symlink("fifo.raw", vle.join("fifo-link.raw")).unwrap();
     let _sock = std::os::unix::net::UnixListener::bind(vle.join("sock.raw")).unwrap();
@@ -410,10 +401,8 @@ fn fifos_sockets_and_devices_never_block() {
 /// round-trip exactly, and the table output carries no raw terminal escape.
 #[test]
 fn hostile_names_keep_output_well_formed() {
-    let t = base_root();
+    let (t, vle) = extensions_root();
     let r = t.path();
-    let vle = r.join("var/lib/extensions");
-    std::fs::create_dir_all(&vle).unwrap();
     let weird = ["nl\nx", "tab\ty", "esc\x1b[2Jclear", "quote\"back\\slash"];
     for n in weird {
         sysext_tree(&vle.join(n), n, "ID=_any\n");
@@ -451,9 +440,8 @@ fn hostile_names_keep_output_well_formed() {
 /// target may reach it, or a planted name can rewrite what the operator sees.
 #[test]
 fn table_output_carries_no_terminal_escapes() {
-    let t = base_root();
+    let (t, vle) = extensions_root();
     let r = t.path();
-    let vle = r.join("var/lib/extensions");
     sysext_tree(&vle.join("esc\x1b[2Jclear"), "esc\x1b[2Jclear", "ID=_any\n");
     write(&vle.join("target\x1b]0;title\x07.img"), b"junk");
     symlink("target\x1b]0;title\x07.img", vle.join("ok.raw")).unwrap();
@@ -485,9 +473,8 @@ fn table_output_carries_no_terminal_escapes() {
 /// checked with systemd 252's `systemd-sysext list --root`): extwatch must not report them.
 #[test]
 fn control_character_names_are_not_images() {
-    let t = base_root();
+    let (t, vle) = extensions_root();
     let r = t.path();
-    let vle = r.join("var/lib/extensions");
     for n in ["nl\nx", "tab\ty", "esc\x1bx"] {
         sysext_tree(&vle.join(n), n, "ID=_any\n");
         write(&vle.join(format!("{n}.raw")), b"junk");
@@ -502,9 +489,8 @@ fn control_character_names_are_not_images() {
 /// reported as malformed, never trusted.
 #[test]
 fn ten_megabyte_release_file_is_bounded() {
-    let t = base_root();
+    let (t, vle) = extensions_root();
     let r = t.path();
-    let vle = r.join("var/lib/extensions");
     let mut big = b"ID=_any\n".to_vec();
     while big.len() < 65 * 1024 * 1024 {
         big.extend_from_slice(b"# padding padding padding padding padding padding padding pad\n");
@@ -623,10 +609,8 @@ fn terabyte_sparse_file_shadowing_the_base_is_not_hashed() {
 /// malformed or, when the cut only removed padding, read correctly — never a wrong release.
 #[test]
 fn truncated_squashfs_and_erofs_images() {
-    let t = base_root();
+    let (t, vle) = extensions_root();
     let r = t.path();
-    let vle = r.join("var/lib/extensions");
-    std::fs::create_dir_all(&vle).unwrap();
     let src = tempfile::tempdir().unwrap();
     let mut expect: Vec<(String, &str, usize, usize)> = Vec::new(); // (path, format, cut, must-fail-below)
     for (fmt, variant) in [
@@ -736,9 +720,8 @@ fn truncated_squashfs_and_erofs_images() {
 /// point out of the image: chased inside the image, bounded, never resolved against the host root.
 #[test]
 fn loops_and_escapes_inside_images() {
-    let t = base_root();
+    let (t, vle) = extensions_root();
     let r = t.path();
-    let vle = r.join("var/lib/extensions");
     // Directory images.
     let loopy = vle.join("loopy");
     sysext_tree(&loopy, "loopy", "ID=_any\n");
@@ -1015,18 +998,13 @@ fn audit_never_modifies_the_root() {
         .arg("sh")
         .arg(r)
         .arg(env!("CARGO_BIN_EXE_extwatch"))
-        .args(["audit", "--root"])
-        .arg(r)
-        .args([
-            "--format",
+        .args(cli::offline_args(
+            "audit",
+            r,
             "json",
-            "--systemd-version",
             "257",
-            "--mountinfo",
-            "/dev/null",
-            "--architecture",
-            "x86-64",
-        ])
+            Path::new("/dev/null"),
+        ))
         .output()
         .unwrap();
     match ro.status.code() {

@@ -11,10 +11,9 @@
 //! (`verity::tests`), where a reader can fail on demand.
 
 use extwatch_testsupport::cli;
-use extwatch_testsupport::roots::{sysext_tree, write};
+use extwatch_testsupport::roots::{mksquashfs, sysext_tree, write};
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
 use extwatch_model::{Report, Severity};
@@ -64,6 +63,16 @@ fn audit_with(root: &Path, mountinfo: &Path, extra: &[&str], limit: Duration) ->
     (out, v)
 }
 
+/// [`audit_with`] a mount table of `/` on ext4 followed by the lines `mounts`.
+fn audit_with_mounts(root: &Path, mounts: &str, extra: &[&str]) -> (Out, Report) {
+    let mi = tempfile::NamedTempFile::new().unwrap();
+    write(
+        mi.path(),
+        format!("1 0 8:1 / / rw - ext4 /dev/sda1 rw\n{mounts}"),
+    );
+    audit_with(root, mi.path(), extra, LIMIT)
+}
+
 fn audit(root: &Path, limit: Duration) -> (Out, Report) {
     audit_with(root, Path::new("/dev/null"), &[], limit)
 }
@@ -86,16 +95,14 @@ fn usr_mount_point(root: &Path) -> PathBuf {
 fn single_layer_overlay_in_the_mount_table_is_reported_not_a_panic() {
     let t = base_root();
     let r = t.path();
-    let mi = tempfile::NamedTempFile::new().unwrap();
-    write(
-        mi.path(),
-        format!(
-            "1 0 8:1 / / rw - ext4 /dev/sda1 rw\n\
-             100 1 0:50 / {} ro,relatime shared:9 - overlay sysext ro,lowerdir=/run/systemd/sysext/meta/usr\n",
+    let (_, v) = audit_with_mounts(
+        r,
+        &format!(
+            "100 1 0:50 / {} ro,relatime shared:9 - overlay sysext ro,lowerdir=/run/systemd/sysext/meta/usr\n",
             usr_mount_point(r).display()
         ),
+        &[],
     );
-    let (_, v) = audit_with(r, mi.path(), &[], LIMIT);
     let h = v.hierarchy("/usr");
     let overlay = h.overlay.as_ref().expect("an overlay on /usr");
     assert_eq!(overlay.lowerdirs.len(), 1, "{h:#?}");
@@ -115,18 +122,16 @@ fn single_layer_overlay_in_the_mount_table_is_reported_not_a_panic() {
 fn empty_mount_source_and_a_junk_line_do_not_abort_the_audit() {
     let t = base_root();
     let r = t.path();
-    let mi = tempfile::NamedTempFile::new().unwrap();
-    write(
-        mi.path(),
-        format!(
-            "1 0 8:1 / / rw - ext4 /dev/sda1 rw\n\
-             36 1 0:30 / /run/user/1000/doc rw,nosuid,nodev - fuse.portal  rw,user_id=1000,group_id=1000\n\
+    let (out, v) = audit_with_mounts(
+        r,
+        &format!(
+            "36 1 0:30 / /run/user/1000/doc rw,nosuid,nodev - fuse.portal  rw,user_id=1000,group_id=1000\n\
              this line is not a mount\n\
              100 1 0:50 / {} ro,relatime shared:9 - overlay sysext ro,lowerdir=/run/systemd/sysext/meta/usr:/run/systemd/sysext/extensions/foo/usr:/usr\n",
             usr_mount_point(r).display()
         ),
+        &["--verbose"],
     );
-    let (out, v) = audit_with(r, mi.path(), &["--verbose"], LIMIT);
     // The table was used: the overlay on /usr is seen, and the junk line is a warning.
     assert!(v.host.mountinfo.is_some(), "{:#?}", v.host);
     let h = v.hierarchy("/usr");
@@ -150,22 +155,7 @@ fn empty_mount_source_and_a_junk_line_do_not_abort_the_audit() {
 fn padded_cert(dir: &Path) -> Vec<u8> {
     let key = dir.join("k.pem");
     let crt = dir.join("c.pem");
-    let out = Command::new("openssl")
-        .args([
-            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "3",
-        ])
-        .args(["-subj", "/CN=bomb"])
-        .arg("-keyout")
-        .arg(&key)
-        .arg("-out")
-        .arg(&crt)
-        .output()
-        .expect("openssl");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    extwatch_testsupport::fixtures::self_signed_cert(&key, &crt, "bomb", 3).expect("openssl");
     let pem = std::fs::read(&crt).unwrap();
     let mut data = Vec::with_capacity(1_000_000);
     while data.len() + pem.len() + 80 < 1_000_000 {
@@ -359,17 +349,7 @@ fn release_bombs_across_images_are_bounded_in_memory_and_report() {
         let name = format!("bomb{i:02}");
         let tree = src.path().join(&name);
         sysext_tree(&tree, &name, &bomb);
-        let out = Command::new("mksquashfs")
-            .arg(&tree)
-            .arg(dir.join(format!("{name}.raw")))
-            .args(["-noappend", "-quiet", "-no-progress", "-comp", "zstd"])
-            .output()
-            .expect("mksquashfs (scripts/setup.sh --test)");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        mksquashfs(&tree, &dir.join(format!("{name}.raw")), "zstd");
     }
     let (out, v) = audit(r, LIMIT);
     let imgs = &v.images;

@@ -62,15 +62,6 @@ fn os(v: &[&str]) -> Vec<OsString> {
     v.iter().map(OsString::from).collect()
 }
 
-const COMMON: [&str; 6] = [
-    "--systemd-version",
-    "257",
-    "--mountinfo",
-    "/dev/null",
-    "--architecture",
-    "x86-64",
-];
-
 /// Runs the commands an operator runs on a root, returning (everything printed or written, the JSON
 /// audit report, the baseline).
 fn every_command(root: &Path) -> (String, Report, Value) {
@@ -89,7 +80,7 @@ fn every_command(root: &Path) -> (String, Report, Value) {
     ] {
         let mut args = vec![cmd.into(), "--root".into(), r.clone(), "-v".into()];
         args.extend(os(&["--format", fmt]));
-        args.extend(os(&COMMON));
+        args.extend(os(&cli::OFFLINE_HOST));
         if cmd == "audit" {
             args.extend(os(&["--fail-on", "none"]));
         }
@@ -123,6 +114,43 @@ fn write(p: &Path, data: &str, mode: u32) {
     std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap();
 }
 
+/// `os-release` of a Debian 13 in `dir` (an `etc` or `usr/lib`).
+fn os_release(dir: &Path) {
+    write(&dir.join("os-release"), "ID=debian\nVERSION_ID=13\n", 0o644);
+}
+
+/// The sysext release file of directory image `img` named `name`, matching any host.
+fn ext_release(img: &Path, name: &str) {
+    let rel = format!("usr/lib/extension-release.d/extension-release.{name}");
+    write(&img.join(rel), "ID=_any\n", 0o644);
+}
+
+/// The confext release file of directory image `img` named `name`, matching any host.
+fn conf_release(img: &Path, name: &str) {
+    let rel = format!("etc/extension-release.d/extension-release.{name}");
+    write(&img.join(rel), "ID=_any\n", 0o644);
+}
+
+/// A directory image `ext` in the root's /var/lib/extensions shipping `/usr/bin/tool` ("ext tool").
+fn ext_with_tool(root: &Path) -> PathBuf {
+    let ext = root.join("var/lib/extensions/ext");
+    ext_release(&ext, "ext");
+    write(&ext.join("usr/bin/tool"), "ext tool\n", 0o755);
+    ext
+}
+
+/// A root with a Debian 13 `/etc/os-release` and `/usr/bin/tool` ("base tool").
+fn base_root(prefix: &str) -> tempfile::TempDir {
+    let t = temp_dir(prefix);
+    os_release(&t.path().join("etc"));
+    write(&t.path().join("usr/bin/tool"), "base tool\n", 0o755);
+    t
+}
+
+fn temp_dir(prefix: &str) -> tempfile::TempDir {
+    tempfile::Builder::new().prefix(prefix).tempdir().unwrap()
+}
+
 fn unique() -> String {
     let t = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -143,11 +171,7 @@ struct Plant {
 impl Plant {
     fn write(&self, dir: &Path) {
         let img = dir.join("ext/img");
-        write(
-            &img.join("usr/lib/extension-release.d/extension-release.img"),
-            "ID=_any\n",
-            0o644,
-        );
+        ext_release(&img, "img");
         write(&img.join("usr/bin").join(&self.name), "#!/bin/sh\n", 0o4755);
         write(
             &img.join("usr/bin/tool"),
@@ -156,18 +180,10 @@ impl Plant {
         );
         write(&dir.join("usr/bin").join(&self.name), "#!/bin/sh\n", 0o4755);
         write(&dir.join("usr/bin/tool"), &self.tool, 0o755);
-        write(
-            &dir.join("usr/lib/os-release"),
-            "ID=debian\nVERSION_ID=13\n",
-            0o644,
-        );
+        os_release(&dir.join("usr/lib"));
         write(&dir.join("etc/pam.d/sshd"), &self.tool, 0o644);
         write(&dir.join("etc").join(&self.name), &self.tool, 0o4755);
-        write(
-            &dir.join("etc/os-release"),
-            "ID=debian\nVERSION_ID=13\n",
-            0o644,
-        );
+        os_release(&dir.join("etc"));
         write(
             &dir.join("verity.d").join(format!("{}.pem", self.name)),
             "x\n",
@@ -188,10 +204,7 @@ struct Scene {
 impl Scene {
     fn new() -> Scene {
         let u = unique();
-        let d = tempfile::Builder::new()
-            .prefix("extwatch-hostonly-")
-            .tempdir()
-            .unwrap();
+        let d = temp_dir("extwatch-hostonly-");
         let marker = std::fs::canonicalize(d.path()).unwrap();
         let host = Plant {
             name: format!("hostonly-suid-{u}"),
@@ -226,21 +239,23 @@ impl Scene {
 
     /// A root whose in-root resolution of the marker path holds the decoy.
     fn root(&self) -> tempfile::TempDir {
-        let t = tempfile::Builder::new()
-            .prefix("extwatch-confine-root")
-            .tempdir()
-            .unwrap();
+        let t = temp_dir("extwatch-confine-root");
         let r = t.path();
         self.inroot
             .write(&r.join(self.marker.strip_prefix("/").unwrap()));
-        write(
-            &r.join("etc/os-release"),
-            "ID=debian\nVERSION_ID=13\n",
-            0o644,
-        );
+        os_release(&r.join("etc"));
         std::fs::create_dir_all(r.join("usr/lib")).unwrap();
         std::fs::create_dir_all(r.join("var/lib")).unwrap();
         t
+    }
+
+    /// Runs `test` on a fresh root (see [`Scene::root`]) for each kind of link target: absolute, then
+    /// relative.
+    fn each_root(&self, mut test: impl FnMut(&Path, bool)) {
+        for absolute in [true, false] {
+            let t = self.root();
+            test(t.path(), absolute);
+        }
     }
 
     /// Nothing of the host marker in `text`: not its file name, not its secret, not the secret's
@@ -318,9 +333,7 @@ fn json_text(f: &Finding) -> String {
 #[test]
 fn symlinked_search_directory_stays_inside_the_root() {
     let s = Scene::new();
-    for absolute in [true, false] {
-        let t = s.root();
-        let r = t.path();
+    s.each_root(|r, absolute| {
         link(&r.join("var/lib/extensions"), &s.target("ext", absolute));
         write(&r.join("usr/bin/tool"), "base tool\n", 0o755);
         let (before, host_before) = (snapshot(r), snapshot(&s.marker));
@@ -366,7 +379,7 @@ fn symlinked_search_directory_stays_inside_the_root() {
         assert_eq!(o.code, 0, "{}", o.stderr);
         s.assert_no_leak("files --root", &format!("{}{}", o.stdout, o.stderr));
         assert!(o.stdout.contains(&s.inroot.name), "{}", o.stdout);
-    }
+    });
 }
 
 /// `/usr` and `/etc` (the bases of the merged views) are symlinks: the base walk, the below-side
@@ -374,27 +387,15 @@ fn symlinked_search_directory_stays_inside_the_root() {
 #[test]
 fn symlinked_hierarchies_stay_inside_the_root() {
     let s = Scene::new();
-    for absolute in [true, false] {
-        let t = s.root();
-        let r = t.path();
+    s.each_root(|r, absolute| {
         // The root's own os-release moves with /etc; the decoy has one.
         std::fs::remove_dir_all(r.join("usr")).unwrap();
         std::fs::remove_dir_all(r.join("etc")).unwrap();
         link(&r.join("usr"), &s.target("usr", absolute));
         link(&r.join("etc"), &s.target("etc", absolute));
-        let ext = r.join("var/lib/extensions/ext");
-        write(
-            &ext.join("usr/lib/extension-release.d/extension-release.ext"),
-            "ID=_any\n",
-            0o644,
-        );
-        write(&ext.join("usr/bin/tool"), "ext tool\n", 0o755);
+        ext_with_tool(r);
         let conf = r.join("var/lib/confexts/conf");
-        write(
-            &conf.join("etc/extension-release.d/extension-release.conf"),
-            "ID=_any\n",
-            0o644,
-        );
+        conf_release(&conf, "conf");
         write(&conf.join("etc/pam.d/sshd"), "conf pam\n", 0o644);
         let (all, v, b) = every_command(r);
         s.assert_no_leak(&format!("/usr and /etc (absolute: {absolute})"), &all);
@@ -416,7 +417,7 @@ fn symlinked_hierarchies_stay_inside_the_root() {
             "the baseline's base is the in-root /usr"
         );
         assert!(base.contains(&sha(s.inroot.tool.as_bytes())));
-    }
+    });
 }
 
 /// A directory inside a directory image that is a symlink (absolute or `../..`): listed as a symlink,
@@ -424,15 +425,9 @@ fn symlinked_hierarchies_stay_inside_the_root() {
 #[test]
 fn symlinked_directory_inside_a_directory_image_is_not_followed() {
     let s = Scene::new();
-    for absolute in [true, false] {
-        let t = s.root();
-        let r = t.path();
+    s.each_root(|r, absolute| {
         let ext = r.join("var/lib/extensions/ext");
-        write(
-            &ext.join("usr/lib/extension-release.d/extension-release.ext"),
-            "ID=_any\n",
-            0o644,
-        );
+        ext_release(&ext, "ext");
         link(&ext.join("usr/bin"), &s.target("usr/bin", absolute));
         link(&ext.join("usr/share"), &s.target("usr", absolute));
         link(
@@ -466,7 +461,7 @@ fn symlinked_directory_inside_a_directory_image_is_not_followed() {
                 assert!(o.stdout.contains("usr/bin"), "{}", o.stdout);
             }
         }
-    }
+    });
 }
 
 /// `/etc/verity.d` is a symlink: the host trust store read is the in-root decoy's (its ignored `.pem`
@@ -474,9 +469,7 @@ fn symlinked_directory_inside_a_directory_image_is_not_followed() {
 #[test]
 fn symlinked_verity_d_stays_inside_the_root() {
     let s = Scene::new();
-    for absolute in [true, false] {
-        let t = s.root();
-        let r = t.path();
+    s.each_root(|r, absolute| {
         link(&r.join("etc/verity.d"), &s.target("verity.d", absolute));
         let (all, v, _) = every_command(r);
         s.assert_no_leak(&format!("verity.d (absolute: {absolute})"), &all);
@@ -485,7 +478,7 @@ fn symlinked_verity_d_stays_inside_the_root() {
             ign.iter().any(|f| json_text(f).contains(&s.inroot.name)),
             "the in-root verity.d is read: {ign:?}"
         );
-    }
+    });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -567,25 +560,10 @@ impl OpenWatch {
 
 #[test]
 fn device_nodes_and_fifos_are_reported_never_opened() {
-    let t = tempfile::Builder::new()
-        .prefix("extwatch-confine-dev")
-        .tempdir()
-        .unwrap();
+    let t = base_root("extwatch-confine-dev");
     let r = t.path();
-    write(
-        &r.join("etc/os-release"),
-        "ID=debian\nVERSION_ID=13\n",
-        0o644,
-    );
-    write(&r.join("usr/bin/tool"), "base tool\n", 0o755);
     let (dmaj, dmin) = host_disk();
-    let ext = r.join("var/lib/extensions/ext");
-    write(
-        &ext.join("usr/lib/extension-release.d/extension-release.ext"),
-        "ID=_any\n",
-        0o644,
-    );
-    write(&ext.join("usr/bin/tool"), "ext tool\n", 0o755);
+    let ext = ext_with_tool(r);
     // The image replaces a base FIFO with a regular file, and a base file with a FIFO.
     write(&ext.join("usr/bin/was-fifo"), "now a file\n", 0o755);
     let mut nodes: Vec<PathBuf> = Vec::new();
@@ -802,25 +780,10 @@ fn in_namespace(root: &Path, script: &str) -> Option<Out> {
 /// A root with a base /usr/bin/tool, a sysext image `ext` replacing it, and `$UP`, an upper layer
 /// holding ext's files for a hand-made merged overlay.
 fn merge_root() -> tempfile::TempDir {
-    let t = tempfile::Builder::new()
-        .prefix("extwatch-confine-merged")
-        .tempdir()
-        .unwrap();
+    let t = base_root("extwatch-confine-merged");
     let r = t.path();
-    write(
-        &r.join("etc/os-release"),
-        "ID=debian\nVERSION_ID=13\n",
-        0o644,
-    );
-    write(&r.join("usr/bin/tool"), "base tool\n", 0o755);
     write(&r.join("usr/lib/.keep"), "", 0o644);
-    let ext = r.join("var/lib/extensions/ext");
-    write(
-        &ext.join("usr/lib/extension-release.d/extension-release.ext"),
-        "ID=_any\n",
-        0o644,
-    );
-    write(&ext.join("usr/bin/tool"), "ext tool\n", 0o755);
+    ext_with_tool(r);
     t
 }
 
@@ -904,32 +867,17 @@ mkdir -p "$R/usr/.systemd-sysext""#
 /// for a directory image and a squashfs alike.
 #[test]
 fn identical_layer_file_is_hashed_and_same_content() {
-    let t = tempfile::Builder::new()
-        .prefix("extwatch-confine-same")
-        .tempdir()
-        .unwrap();
+    let t = temp_dir("extwatch-confine-same");
     let r = t.path();
-    write(
-        &r.join("etc/os-release"),
-        "ID=debian\nVERSION_ID=13\n",
-        0o644,
-    );
+    os_release(&r.join("etc"));
     write(&r.join("usr/bin/tool"), "same\n", 0o755);
     write(&r.join("usr/bin/other"), "base other\n", 0o755);
     let ext = r.join("var/lib/extensions/dir");
-    write(
-        &ext.join("usr/lib/extension-release.d/extension-release.dir"),
-        "ID=_any\n",
-        0o644,
-    );
+    ext_release(&ext, "dir");
     write(&ext.join("usr/bin/tool"), "same\n", 0o755);
     let src = tempfile::tempdir().unwrap();
     let sq = src.path().join("sq");
-    write(
-        &sq.join("usr/lib/extension-release.d/extension-release.sq"),
-        "ID=_any\n",
-        0o644,
-    );
+    ext_release(&sq, "sq");
     write(&sq.join("usr/bin/other"), "changed\n", 0o755);
     let made = Command::new("mksquashfs")
         .arg(&sq)
@@ -940,7 +888,7 @@ fn identical_layer_file_is_hashed_and_same_content() {
     let mut args = os(&["audit", "--root"]);
     args.push(r.into());
     args.extend(os(&["--format", "json", "--fail-on", "none"]));
-    args.extend(os(&COMMON));
+    args.extend(os(&cli::OFFLINE_HOST));
     let o = run(&args);
     assert_eq!(o.code, 0, "{}", o.stderr);
     let v = reports::report(o.stdout.as_bytes(), &o.stderr);

@@ -249,26 +249,25 @@ fn computed_merged_view_equals_the_kernels() {
             .iter()
             .any(|f| f["id"] == id && f["subject"] == subject && f.to_string().contains(needle))
     };
-    assert!(has("extension-shadows-base", "aa-dir", "/usr/bin/tool"));
-    assert!(has("extension-shadows-base", "bb-sq", "/usr/bin/tool"));
-    assert!(has("extension-overrides-extension", "bb-sq", "aa-dir"));
-    assert!(has(
-        "extension-adds-executable",
-        "aa-dir",
-        "/usr/bin/newcmd"
-    ));
-    assert!(has("extension-setuid", "aa-dir", "/usr/bin/newcmd"));
-    assert!(has("extension-adds-unit", "bb-sq", "evil.service"));
-    assert!(has(
-        "confext-sensitive-config",
-        "conf",
-        "\"category\":\"pam\""
-    ));
-    assert!(has(
-        "confext-sensitive-config",
-        "conf",
-        "\"category\":\"sudoers\""
-    ));
+    for (id, subject, needle) in [
+        ("extension-shadows-base", "aa-dir", "/usr/bin/tool"),
+        ("extension-shadows-base", "bb-sq", "/usr/bin/tool"),
+        ("extension-overrides-extension", "bb-sq", "aa-dir"),
+        ("extension-adds-executable", "aa-dir", "/usr/bin/newcmd"),
+        ("extension-setuid", "aa-dir", "/usr/bin/newcmd"),
+        ("extension-adds-unit", "bb-sq", "evil.service"),
+        ("confext-sensitive-config", "conf", "\"category\":\"pam\""),
+        (
+            "confext-sensitive-config",
+            "conf",
+            "\"category\":\"sudoers\"",
+        ),
+    ] {
+        assert!(
+            has(id, subject, needle),
+            "{id} on {subject} mentioning {needle}"
+        );
+    }
     let sha_base = r["findings"]
         .as_array()
         .unwrap()

@@ -178,21 +178,7 @@ fn walk(root: &Path) -> Tree {
         let md = std::fs::symlink_metadata(&host)
             .unwrap_or_else(|e| panic!("stat {}: {e}", host.display()));
         let ft = md.file_type();
-        let kind = if ft.is_dir() {
-            "dir"
-        } else if ft.is_file() {
-            "file"
-        } else if ft.is_symlink() {
-            "symlink"
-        } else if ft.is_char_device() {
-            "char"
-        } else if ft.is_block_device() {
-            "block"
-        } else if ft.is_fifo() {
-            "fifo"
-        } else {
-            "socket"
-        };
+        let kind = extwatch_testsupport::roots::type_name(ft);
         let target = ft.is_symlink().then(|| {
             std::fs::read_link(&host)
                 .expect("readlink")
