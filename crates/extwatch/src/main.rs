@@ -49,7 +49,7 @@ fn emit(s: &str) -> Result<()> {
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Inventory(t) => {
-            let (report, _) = report(&t, false, None, Selection::all())?;
+            let report = report(&t, false, None, Selection::all())?;
             emit(&render(&report, t.format)?)?;
             Ok(ExitCode::SUCCESS)
         }
@@ -61,7 +61,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             skip,
         } => {
             let select = Selection::new(&only, &skip)?;
-            let (report, _) = report(&target, true, baseline.as_deref(), select)?;
+            let report = report(&target, true, baseline.as_deref(), select)?;
             emit(&render(&report, target.format)?)?;
             let fail = fail_on
                 .threshold()
@@ -106,7 +106,7 @@ fn report(
     checks: bool,
     baseline: Option<&std::path::Path>,
     select: Selection,
-) -> Result<(extwatch_model::Report, Vec<String>)> {
+) -> Result<extwatch_model::Report> {
     let systemd_version = match &t.systemd_version {
         Some(s) => Some(
             SystemdVersion::parse(s)
@@ -132,7 +132,6 @@ fn report(
         select,
     };
     let (report, diagnostics, analysis) = extwatch_core::audit_full(&opts)?;
-    let warnings: Vec<String> = diagnostics.iter().map(ToString::to_string).collect();
     if let (Some(path), Some(a)) = (baseline, &analysis) {
         let b = a.to_baseline(&report.host.root, &report.hierarchies);
         std::fs::write(path, json::document(&b)?)
@@ -144,7 +143,7 @@ fn report(
             d.emit();
         }
     }
-    Ok((report, warnings))
+    Ok(report)
 }
 
 fn render(r: &extwatch_model::Report, f: Format) -> Result<String> {
